@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# build.sh: build, test and export the thread-termination change to CPython.
+#
+# usage: ./build.sh [--disable-gil] [COMMAND [ARGS...]]
+#
+#   (none), build   fetch and verify the pinned CPython release, prepare the
+#                   build tree (base + patches/ + new files), build a debug
+#                   interpreter and link it as ./python (./python-ft with
+#                   --disable-gil).  Incremental: unchanged inputs rebuild
+#                   nothing.
+#   test [ARGS]     run regrtest on the affected test modules (or on ARGS,
+#                   passed to regrtest as they are); ends with the line
+#                   "regrtest: N passed, N failed, N skipped".
+#   refresh         turn the commits made in the build tree (build/src) back
+#                   into patches/ and the new files at their CPython paths.
+#   export          write dist/: the whole change as a git format-patch series
+#                   on top of v3.13.15, and a pull-request description draft.
+#   selftest        check the pipeline itself: the export applied with git am
+#                   to the pristine release reproduces the build tree, and
+#                   refresh of an unchanged tree changes nothing.
+#   deps            list the Debian packages missing to build and test.
+#   help            show this text.
+#
+#   --disable-gil   work on the free-threaded build (build/ft, ./python-ft).
+#
+# Environment: CPYTHON_TARBALL=/path/to/Python-3.13.15.tar.xz uses that file
+# (it must still match the pinned checksum); XDG_CACHE_HOME locates the cache.
+set -euo pipefail
+
+readonly PROG=build.sh
+readonly VERSION=3.13.15
+readonly TARBALL=Python-$VERSION.tar.xz
+readonly TARBALL_SIZE=23160540
+readonly TARBALL_SHA256=1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76
+readonly TARBALL_URL=https://www.python.org/ftp/python/$VERSION/$TARBALL
+# Debian's source package whose .orig.tar.xz is the same file, and the suite
+# that carries it.
+readonly DEB_SOURCE=python3.13
+readonly DEB_VERSION=3.13.15-1
+readonly DEB_SUITE=forky
+readonly BASE_TAG=v$VERSION
+# Bump when the way the build tree is prepared changes, so that existing
+# trees are prepared again.
+readonly PREPARE_VERSION=1
+
+# Top-level CPython directories: files of ours below them are new CPython
+# files ("overlay"), copied into the build tree at the same path.
+readonly OVERLAY_ROOTS=(Doc Include Lib Misc Modules Objects Parser PC Programs Python Tools)
+
+# Tests run by "./build.sh test" without arguments, and the new test classes
+# that are also run under -R 3:3 (class names are regrtest -m patterns).
+readonly TESTS=(test_threading test_thread test_threading_local test_atexit
+                test_concurrent_futures test_asyncio test___all__)
+readonly REFLEAK_TESTS=(test_threading)
+readonly REFLEAK_MATCH=('*Terminate*')
+
+# Debian packages needed to build and test the interpreter, with a file or
+# command that shows each is installed.
+readonly BUILD_DEPS=(
+    "gcc:cmd:gcc" "make:cmd:make" "git:cmd:git" "xz-utils:cmd:xz"
+    "pkg-config:cmd:pkg-config"
+    "libffi-dev:h:ffi.h" "libssl-dev:h:openssl/ssl.h" "zlib1g-dev:h:zlib.h"
+    "libbz2-dev:h:bzlib.h" "liblzma-dev:h:lzma.h" "libsqlite3-dev:h:sqlite3.h"
+    "libreadline-dev:h:readline/readline.h" "libncurses-dev:h:ncurses.h"
+    "uuid-dev:h:uuid/uuid.h"
+)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly ROOT
+readonly BUILD=$ROOT/build
+readonly SRC=$BUILD/src
+readonly CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/cpython-thread-terminate
+readonly STAMP_NAME=build.sh-stamp
+
+# Fixed identities and dates make the base commit and the applied series the
+# same on every machine.
+export GIT_COMMITTER_NAME=build.sh GIT_COMMITTER_EMAIL=build.sh@localhost
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+
+FREE_THREADED=0
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+say() { echo "$PROG: $*" >&2; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+variant_dir() { if ((FREE_THREADED)); then echo "$BUILD/ft"; else echo "$BUILD/default"; fi; }
+python_link() { if ((FREE_THREADED)); then echo "$ROOT/python-ft"; else echo "$ROOT/python"; fi; }
+configure_args() {
+    echo --with-pydebug
+    if ((FREE_THREADED)); then echo --disable-gil; fi
+}
+
+git_src() { git -C "$SRC" "$@"; }
+
+# --- fetching the release ------------------------------------------------
+
+# verify FILE: true if FILE has the pinned size and SHA-256.
+verify() {
+    [[ -f $1 ]] || return 1
+    [[ $(stat -c %s "$1") == "$TARBALL_SIZE" ]] || return 1
+    [[ $(sha256sum "$1" | cut -d' ' -f1) == "$TARBALL_SHA256" ]]
+}
+
+# install_verified CANDIDATE: move CANDIDATE into the cache if it verifies,
+# otherwise delete it and fail with how to update the pin.
+install_verified() {
+    local candidate=$1
+    if ! verify "$candidate"; then
+        local size sum
+        size=$(stat -c %s "$candidate")
+        sum=$(sha256sum "$candidate" | cut -d' ' -f1)
+        rm -f "$candidate"
+        die "checksum mismatch for $TARBALL: got $size bytes, sha256 $sum (pinned: $TARBALL_SIZE, $TARBALL_SHA256); if the release really changed, update TARBALL_SIZE and TARBALL_SHA256 in build.sh and SPEC.md"
+    fi
+    mv -f "$candidate" "$CACHE/$TARBALL"
+}
+
+# debian_mirror: the first Debian archive URI in this machine's apt sources.
+debian_mirror() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [[ -f $f ]] || continue
+        awk '
+            /^[[:space:]]*#/ { next }
+            $1 == "URIs:" { for (i = 2; i <= NF; i++) print $i; next }
+            $1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }
+        ' "$f"
+    done | grep -E '/debian/?$' | head -n 1
+}
+
+fetch_debian() {
+    command -v apt-get >/dev/null || return 1
+    local mirror tmp
+    mirror=$(debian_mirror) || true
+    [[ -n $mirror ]] || { say "no Debian archive in the apt sources"; return 1; }
+    tmp=$(mktemp -d "$CACHE/apt.XXXXXX")
+    mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/dl"
+    echo "deb-src $mirror $DEB_SUITE main" >"$tmp/sources.list"
+    local apt=(apt-get -q -o "Dir::Etc::SourceList=$tmp/sources.list"
+               -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$tmp/lists"
+               -o "Dir::Cache=$tmp/cache" -o APT::Sandbox::User=root)
+    say "fetching $TARBALL from Debian's source package $DEB_SOURCE=$DEB_VERSION"
+    if "${apt[@]}" update >"$tmp/log" 2>&1 &&
+       (cd "$tmp/dl" && "${apt[@]}" source --download-only "$DEB_SOURCE=$DEB_VERSION") >>"$tmp/log" 2>&1 &&
+       [[ -f $tmp/dl/${DEB_SOURCE}_$VERSION.orig.tar.xz ]]; then
+        mv "$tmp/dl/${DEB_SOURCE}_$VERSION.orig.tar.xz" "$CACHE/$TARBALL.part"
+        rm -rf "$tmp"
+        return 0
+    fi
+    say "apt-get source failed (log: $tmp/log)"
+    return 1
+}
+
+# fetch: print the path of a verified copy of the release tarball.
+fetch() {
+    mkdir -p "$CACHE"
+    if [[ -n ${CPYTHON_TARBALL:-} ]]; then
+        verify "$CPYTHON_TARBALL" ||
+            die "CPYTHON_TARBALL=$CPYTHON_TARBALL does not match the pinned size and sha256 of $TARBALL"
+        echo "$CPYTHON_TARBALL"
+        return
+    fi
+    if verify "$CACHE/$TARBALL"; then
+        echo "$CACHE/$TARBALL"
+        return
+    fi
+    rm -f "$CACHE/$TARBALL" "$CACHE/$TARBALL.part"
+    say "fetching $TARBALL_URL"
+    if curl -fsSL --connect-timeout 10 -o "$CACHE/$TARBALL.part" "$TARBALL_URL" 2>/dev/null; then
+        install_verified "$CACHE/$TARBALL.part"
+    elif fetch_debian; then
+        install_verified "$CACHE/$TARBALL.part"
+    else
+        rm -f "$CACHE/$TARBALL.part"
+        die "cannot fetch $TARBALL: download it by hand and set CPYTHON_TARBALL=/path/to/$TARBALL"
+    fi
+    echo "$CACHE/$TARBALL"
+}
+
+# --- the build tree ------------------------------------------------------
+
+# overlay_files: our new CPython files, relative to ROOT, one per line.
+overlay_files() {
+    (cd "$ROOT" && git ls-files --cached --others --exclude-standard -- "${OVERLAY_ROOTS[@]}" |
+        while read -r f; do [[ -f $f ]] && echo "$f"; done | LC_ALL=C sort -u)
+}
+
+# inputs_hash: one hash of everything the prepared tree is made of.
+inputs_hash() {
+    {
+        echo "prepare $PREPARE_VERSION $TARBALL_SHA256"
+        (cd "$ROOT" && for f in patches/*.patch; do [[ -f $f ]] && sha256sum "$f"; done)
+        (cd "$ROOT" && overlay_files | while read -r f; do
+            sha256sum "$f"; [[ -x $f ]] && echo "executable $f"; done)
+    } | sha256sum | cut -d' ' -f1
+}
+
+stamp_get() { sed -n "s/^$1 //p" "$SRC/.git/$STAMP_NAME" 2>/dev/null; }
+stamp_write() {
+    printf 'inputs %s\ntree %s\n' "$(inputs_hash)" "$(git_src rev-parse 'HEAD^{tree}')" \
+        >"$SRC/.git/$STAMP_NAME"
+}
+
+# tree_is_pristine: true if build/src holds exactly what was prepared (or
+# last refreshed), so that preparing it again loses nothing.
+tree_is_pristine() {
+    [[ -z $(git_src status --porcelain) ]] &&
+        [[ $(git_src rev-parse 'HEAD^{tree}') == "$(stamp_get tree)" ]]
+}
+
+# make_base DIR: DIR becomes a git repository whose one commit, tagged
+# v3.13.15, is the pristine release.
+make_base() {
+    local dir=$1 tarball
+    tarball=$(fetch)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    tar -xJf "$tarball" -C "$dir" --strip-components=1
+    git -C "$dir" init -q -b main
+    # Bytecode written by ./python into Lib/ is not part of the change.
+    printf '__pycache__/\n*.py[co]\n' >>"$dir/.git/info/exclude"
+    git -C "$dir" add -A -f
+    GIT_AUTHOR_NAME="CPython release" GIT_AUTHOR_EMAIL=release@localhost \
+    GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+        git -C "$dir" commit -q -m "Python $VERSION release"
+    git -C "$dir" tag "$BASE_TAG"
+}
+
+# apply_change DIR: apply patches/ and commit the overlay files on the base
+# checked out in DIR.
+apply_change() {
+    local dir=$1 p f
+    for p in "$ROOT"/patches/*.patch; do
+        [[ -f $p ]] || continue
+        git -C "$dir" am -q --committer-date-is-author-date "$p" >/dev/null 2>&1 || {
+            git -C "$dir" am --abort >/dev/null 2>&1 || true
+            die "patch does not apply: patches/${p##*/}; to resolve: cd build/src && git am -3 $p, fix, git am --continue, then ./build.sh refresh"
+        }
+    done
+    local files
+    mapfile -t files < <(overlay_files)
+    ((${#files[@]})) || return 0
+    for f in "${files[@]}"; do
+        if git -C "$dir" cat-file -e "$BASE_TAG:$f" 2>/dev/null; then
+            die "new file $f already exists in CPython $VERSION: edit it through a patch instead"
+        fi
+        mkdir -p "$dir/$(dirname "$f")"
+        cp -p "$ROOT/$f" "$dir/$f"
+    done
+    git -C "$dir" add -f -- "${files[@]}"
+    # The commit takes its author and date from our last commit of these
+    # files, so the export is the same for the same repository state.
+    local who when
+    who=$(cd "$ROOT" && git log -1 --format='%an%x00%ae%x00%aI' -- "${files[@]}" 2>/dev/null | tr '\0' '\n') || true
+    if [[ -z $who ]]; then who=$'build.sh\nbuild.sh@localhost\n2000-01-01T00:00:00Z'; fi
+    { read -r GIT_AUTHOR_NAME; read -r GIT_AUTHOR_EMAIL; read -r GIT_AUTHOR_DATE; } <<<"$who"
+    GIT_AUTHOR_NAME=$GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL=$GIT_AUTHOR_EMAIL \
+    GIT_AUTHOR_DATE=$GIT_AUTHOR_DATE GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE \
+        git -C "$dir" commit -q -m "Add the new files of the change" \
+            -m "$(printf '%s\n' "${files[@]}")"
+}
+
+# prepare: make build/src match patches/ and the overlay files.
+prepare() {
+    local want
+    want=$(inputs_hash)
+    if [[ -d $SRC/.git ]]; then
+        if [[ $(stamp_get inputs) == "$want" ]]; then
+            return 0
+        fi
+        tree_is_pristine ||
+            die "build/src has edits that are not in patches/: run ./build.sh refresh (or discard them with rm -rf build/src)"
+        say "inputs changed: preparing build/src again"
+        # Reset in place rather than re-extracting, so that only the files
+        # the change touches get new mtimes and are rebuilt.
+        git_src am --abort >/dev/null 2>&1 || true
+        git_src checkout -q -f -B main "$BASE_TAG"
+    else
+        say "preparing build/src from $TARBALL"
+        make_base "$SRC"
+    fi
+    apply_change "$SRC"
+    stamp_write
+}
+
+# cmd_deps: print the Debian packages that are missing to build and test.
+cmd_deps() {
+    local dep pkg kind what multiarch
+    multiarch=$(gcc -print-multiarch 2>/dev/null) || true
+    for dep in "${BUILD_DEPS[@]}"; do
+        IFS=: read -r pkg kind what <<<"$dep"
+        case $kind in
+            cmd) command -v "$what" >/dev/null || echo "$pkg" ;;
+            h) [[ -f /usr/include/$what || -f /usr/include/$multiarch/$what ]] || echo "$pkg" ;;
+        esac
+    done
+}
+
+check_deps() {
+    local missing
+    missing=$(cmd_deps | tr '\n' ' ')
+    [[ -z $missing ]] || die "missing build dependencies; install them with: apt-get install ${missing% }"
+}
+
+cmd_build() {
+    check_deps
+    prepare
+    local obj args
+    obj=$(variant_dir)
+    args=$(configure_args | tr '\n' ' ')
+    mkdir -p "$obj"
+    if [[ ! -f $obj/Makefile || $(cat "$obj/.configure-args" 2>/dev/null) != "$args" ]]; then
+        say "configuring ${obj#"$ROOT"/} ($args)"
+        # shellcheck disable=SC2086
+        (cd "$obj" && "$SRC/configure" -q $args >configure.log 2>&1) ||
+            die "configure failed, see ${obj#"$ROOT"/}/configure.log"
+        echo "$args" >"$obj/.configure-args"
+    fi
+    say "building ${obj#"$ROOT"/}"
+    make -C "$obj" -s -j"$(nproc)" >"$obj/make.log" 2>&1 ||
+        { tail -n 30 "$obj/make.log" >&2; die "make failed, see ${obj#"$ROOT"/}/make.log"; }
+    ln -sfn "${obj#"$ROOT"/}/python" "$(python_link)"
+    say "ready: ./$(basename "$(python_link)") is $("$(python_link)" -c 'import sys; print(sys.version)' | head -n 1)"
+}
+
+cmd_test() {
+    local py obj
+    py=$(python_link)
+    obj=$(variant_dir)
+    [[ -x $py ]] || die "no ${py##*/}: run ./build.sh${FREE_THREADED:+} first"
+    local xml=$obj/junit rc=0
+    rm -rf "$xml"
+    mkdir -p "$xml"
+    if (($#)); then
+        (cd "$obj" && ./python -m test --junit-xml "$xml/run.xml" "$@") || rc=$?
+    else
+        (cd "$obj" && ./python -m test -j0 --fail-env-changed --junit-xml "$xml/all.xml" "${TESTS[@]}") || rc=$?
+        local match=() m
+        for m in "${REFLEAK_MATCH[@]}"; do match+=(-m "$m"); done
+        (cd "$obj" && ./python -m test -R 3:3 --fail-env-changed --junit-xml "$xml/refleak.xml" \
+            "${REFLEAK_TESTS[@]}" "${match[@]}") || rc=$?
+    fi
+    python3 "$ROOT/scripts/junit_summary.py" "$xml"/*.xml || rc=1
+    return "$rc"
+}
+
+# write_series TREE OUT: write TREE's change since the base into OUT as
+# patches/ and overlay files (the inverse of apply_change).
+write_series() {
+    local tree=$1 out=$2 added=() f
+    mapfile -t added < <(git -C "$tree" diff --no-renames --name-only --diff-filter=A "$BASE_TAG" HEAD)
+    local exclude=()
+    for f in "${added[@]}"; do exclude+=(":(exclude)$f"); done
+    mkdir -p "$out/patches"
+    rm -f "$out"/patches/*.patch
+    git -C "$tree" -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --no-renames \
+        -o "$out/patches" "$BASE_TAG..HEAD" -- . "${exclude[@]}" >/dev/null
+    for f in "${added[@]}"; do
+        mkdir -p "$out/$(dirname "$f")"
+        git -C "$tree" show "HEAD:$f" >"$out/$f"
+    done
+    printf '%s\n' "${added[@]}"
+}
+
+cmd_refresh() {
+    [[ -d $SRC/.git ]] || die "no build tree: run ./build.sh first"
+    [[ -z $(git_src status --porcelain) ]] ||
+        die "build/src has uncommitted changes: commit them there (one commit per logical change), then refresh"
+    git_src merge-base --is-ancestor "$BASE_TAG" HEAD || die "build/src HEAD does not descend from $BASE_TAG"
+    local added=() f
+    mapfile -t added < <(write_series "$SRC" "$ROOT")
+    # Overlay files that the tree no longer has are deleted here too.
+    overlay_files | while read -r f; do
+        printf '%s\n' "${added[@]}" | grep -qxF "$f" || { rm -f "$ROOT/$f"; say "removed $f"; }
+    done
+    stamp_write
+    (cd "$ROOT" && git status --short -- patches "${OVERLAY_ROOTS[@]}")
+}
+
+# export_series OUT: the whole change as a format-patch series in OUT.
+export_series() {
+    local out=$1 tree=$BUILD/export-tree
+    make_base "$tree"
+    apply_change "$tree"
+    rm -rf "$out"
+    mkdir -p "$out"
+    git -C "$tree" -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --no-renames \
+        -o "$out" "$BASE_TAG..HEAD" >/dev/null
+}
+
+cmd_export() {
+    export_series "$ROOT/dist"
+    python3 "$ROOT/scripts/pr_description.py" "$ROOT" >"$ROOT/dist/PR.md"
+    say "wrote dist/: $(cd "$ROOT/dist" && ls ./*.patch | wc -l) patches and PR.md"
+}
+
+cmd_selftest() {
+    local tmp failed=0
+    [[ -d $SRC/.git ]] && tree_is_pristine && [[ $(stamp_get inputs) == "$(inputs_hash)" ]] ||
+        die "selftest needs a prepared build tree in sync with the repository: run ./build.sh (and refresh) first"
+    tmp=$(mktemp -d "$BUILD/selftest.XXXXXX")
+    # 1. The export, applied with plain git am onto a git repository of the
+    #    pristine release, gives exactly the prepared tree.
+    export_series "$tmp/dist"
+    make_base "$tmp/base"
+    if git -C "$tmp/base" am -q "$tmp"/dist/*.patch >/dev/null 2>&1 &&
+       [[ $(git -C "$tmp/base" rev-parse 'HEAD^{tree}') == "$(git_src rev-parse 'HEAD^{tree}')" ]]; then
+        echo "selftest: export reproduces build/src: ok"
+    else
+        echo "selftest: export reproduces build/src: FAILED"; failed=1
+    fi
+    # 2. Refreshing an unchanged tree rewrites patches/ and the overlay
+    #    files byte for byte.
+    write_series "$SRC" "$tmp/refresh" >/dev/null
+    if diff -r "$ROOT/patches" "$tmp/refresh/patches" >/dev/null &&
+       (cd "$tmp/refresh" && find . -type f -not -path './patches/*' | sed 's|^\./||') |
+           while read -r f; do cmp -s "$ROOT/$f" "$tmp/refresh/$f" || exit 1; done; then
+        echo "selftest: refresh is deterministic: ok"
+    else
+        echo "selftest: refresh is deterministic: FAILED"; failed=1
+    fi
+    rm -rf "$tmp" "$BUILD/export-tree"
+    return "$failed"
+}
+
+main() {
+    while (($#)); do
+        case $1 in
+            --disable-gil) FREE_THREADED=1; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) break ;;
+        esac
+    done
+    local cmd=${1:-build}
+    (($#)) && shift
+    case $cmd in
+        build) cmd_build "$@" ;;
+        test) cmd_test "$@" ;;
+        refresh) cmd_refresh "$@" ;;
+        export) cmd_export "$@" ;;
+        selftest) cmd_selftest "$@" ;;
+        deps) cmd_deps "$@" ;;
+        help) usage ;;
+        *) usage >&2; die "unknown command: $cmd" ;;
+    esac
+}
+
+main "$@"
