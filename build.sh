@@ -182,16 +182,18 @@ fetch() {
 # overlay_files: our new CPython files, relative to ROOT, one per line.
 overlay_files() {
     (cd "$ROOT" && git ls-files --cached --others --exclude-standard -- "${OVERLAY_ROOTS[@]}" |
-        while read -r f; do [[ -f $f ]] && echo "$f"; done | LC_ALL=C sort -u)
+        while read -r f; do if [[ -f $f ]]; then echo "$f"; fi; done | LC_ALL=C sort -u)
 }
 
 # inputs_hash: one hash of everything the prepared tree is made of.
 inputs_hash() {
     {
         echo "prepare $PREPARE_VERSION $TARBALL_SHA256"
-        (cd "$ROOT" && for f in patches/*.patch; do [[ -f $f ]] && sha256sum "$f"; done)
+        (cd "$ROOT" && for f in patches/*.patch; do if [[ -f $f ]]; then sha256sum "$f"; fi; done)
         (cd "$ROOT" && overlay_files | while read -r f; do
-            sha256sum "$f"; [[ -x $f ]] && echo "executable $f"; done)
+            sha256sum "$f"
+            if [[ -x $f ]]; then echo "executable $f"; fi
+        done)
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -432,7 +434,7 @@ main() {
         esac
     done
     local cmd=${1:-build}
-    (($#)) && shift
+    if (($#)); then shift; fi
     case $cmd in
         build) cmd_build "$@" ;;
         test) cmd_test "$@" ;;
