@@ -1,0 +1,179 @@
+"""Event loops running in background threads."""
+
+__all__ = ('BackgroundThread',)
+
+import concurrent.futures
+import enum
+import inspect
+import threading
+
+from . import coroutines
+from . import events
+from . import exceptions
+from . import futures
+from . import runners
+from . import tasks
+
+
+class _State(enum.Enum):
+    CREATED = "created"          # the loop is not running yet
+    RUNNING = "running"          # the loop runs the main task
+    TERMINATING = "terminating"  # terminate() was called
+    FINISHED = "finished"        # the main task is over
+
+
+class BackgroundThread(threading.Thread):
+    """A thread that runs a coroutine in its own event loop.
+
+    The thread runs ``await task_target(*args, **kwargs)`` in a new event
+    loop, through asyncio.Runner (with loop_factory and debug).  Without a
+    task_target, the loop runs until the thread is terminated, serving
+    run_coroutine_threadsafe() calls.
+
+    terminate() cancels the task; the thread then ends once the task's
+    cleanup has run and the loop is closed.  The interpreter calls it at
+    exit (it is the thread's __terminate__() method), so a BackgroundThread
+    never keeps the program from exiting, although it is never a daemon
+    thread.
+    """
+
+    # Which thread touches what: _state, _loop and _pending are guarded by
+    # _lock, which is held only for bookkeeping.  _main_task is set and used
+    # in the thread itself.
+
+    def __init__(self, group=None, task_target=None, name=None, args=(),
+                 kwargs=None, *, loop_factory=None, debug=None):
+        if task_target is not None and not callable(task_target):
+            raise TypeError("task_target must be callable or None")
+        # task_target is kept as Thread's target, which also gives the
+        # thread its default name.
+        super().__init__(group=group, target=task_target, name=name,
+                         args=args, kwargs=kwargs, daemon=False)
+        self._loop_factory = loop_factory
+        self._debug = debug
+        self._lock = threading.Lock()
+        self._state = _State.CREATED
+        self._loop = None
+        self._main_task = None
+        # (coro, future) pairs submitted before the loop runs.
+        self._pending = []
+
+    @property
+    def daemon(self):
+        return False
+
+    @daemon.setter
+    def daemon(self, daemonic):
+        if daemonic:
+            raise ValueError("a BackgroundThread cannot be a daemon thread")
+
+    def run(self):
+        """Run the task in a new event loop until it ends or is terminated."""
+        try:
+            with self._lock:
+                terminated = self._state is _State.TERMINATING
+            if not terminated:
+                with runners.Runner(debug=self._debug,
+                                    loop_factory=self._loop_factory) as runner:
+                    runner.run(self._run_main_task())
+        finally:
+            with self._lock:
+                self._state = _State.FINISHED
+                pending, self._pending = self._pending, []
+            for coro, future in pending:
+                coro.close()
+                future.cancel()
+            # Avoid a refcycle if the task refers to the thread, as
+            # Thread.run() does.
+            del self._target, self._args, self._kwargs
+
+    async def _run_main_task(self):
+        with self._lock:
+            if self._state is _State.TERMINATING:
+                # Terminated before the loop ran: never start the task.
+                return
+            self._loop = events.get_running_loop()
+            self._main_task = tasks.current_task()
+            self._state = _State.RUNNING
+            pending, self._pending = self._pending, []
+        try:
+            for coro, future in pending:
+                self._schedule(coro, future)
+            if self._target is None:
+                await self._loop.create_future()  # until terminated
+            else:
+                awaitable = self._target(*self._args, **self._kwargs)
+                if not inspect.isawaitable(awaitable):
+                    raise TypeError(
+                        f"task_target must return an awaitable, "
+                        f"not {type(awaitable).__name__}")
+                await awaitable
+        except exceptions.CancelledError:
+            # Cancellation by terminate() is the normal way to end.
+            if self._state is not _State.TERMINATING:
+                raise
+        finally:
+            # From now on run_coroutine_threadsafe() refuses new work; the
+            # loop is closed by the runner, which cancels what still runs.
+            with self._lock:
+                self._state = _State.FINISHED
+                self._loop = None
+
+    def _schedule(self, coro, future):
+        # Called in the thread's loop.
+        if self._state is _State.FINISHED:
+            # Submitted while running, but arrived after the main task.
+            coro.close()
+            future.cancel()
+            return
+        futures._chain_future(tasks.ensure_future(coro), future)
+
+    def _cancel_main_task(self):
+        # Called in the thread's loop.
+        if self._main_task is not None:
+            self._main_task.cancel()
+
+    def terminate(self):
+        """Ask the thread to stop, by cancelling its task.
+
+        Thread-safe, idempotent and non-blocking: call join() to wait for
+        the end of the thread.  If the loop is not running yet, the task is
+        never started.  This is also the thread's __terminate__() method,
+        called at interpreter exit.
+        """
+        with self._lock:
+            state = self._state
+            if state is _State.CREATED:
+                self._state = _State.TERMINATING
+            elif state is _State.RUNNING:
+                self._state = _State.TERMINATING
+                # The loop cannot be closed while the lock is held and the
+                # state is RUNNING.
+                self._loop.call_soon_threadsafe(self._cancel_main_task)
+
+    __terminate__ = terminate
+
+    def run_coroutine_threadsafe(self, coro):
+        """Submit a coroutine object to the thread's event loop.
+
+        Return a concurrent.futures.Future to access the result, as
+        asyncio.run_coroutine_threadsafe() does.  Raise RuntimeError if the
+        thread is not started, or once it was asked to terminate.  Futures
+        still pending when the thread ends are cancelled.
+        """
+        if not coroutines.iscoroutine(coro):
+            raise TypeError('A coroutine object is required')
+        future = concurrent.futures.Future()
+        with self._lock:
+            state = self._state
+            if state is _State.CREATED and self.ident is not None:
+                # Started, but the loop is not running yet.
+                self._pending.append((coro, future))
+                return future
+            if state is _State.RUNNING:
+                self._loop.call_soon_threadsafe(self._schedule, coro, future)
+                return future
+        coro.close()
+        if state is _State.CREATED:
+            raise RuntimeError(f"{self!r} is not started")
+        raise RuntimeError(f"{self!r} is terminated")

@@ -1,0 +1,500 @@
+"""Tests for asyncio.threading (BackgroundThread)."""
+
+import asyncio
+import asyncio.threading
+import concurrent.futures
+import inspect
+import os
+import textwrap
+import threading
+import unittest
+from test import support
+from test.support import threading_helper
+from test.support.script_helper import assert_python_ok
+
+threading_helper.requires_working_threading(module=True)
+
+
+def tearDownModule():
+    asyncio.set_event_loop_policy(None)
+
+
+TIMEOUT = support.SHORT_TIMEOUT
+
+
+async def wait_forever(started, cleanup):
+    """Set *started*, then wait until cancelled; record the cleanup."""
+    started.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.sleep(0)  # the loop is still open
+        cleanup.append("finally")
+
+
+class BackgroundThreadTests(unittest.TestCase):
+
+    def setUp(self):
+        # Cleanups run last-in first-out: this one after the threads of
+        # the test are stopped.
+        self.addCleanup(threading_helper.threading_cleanup,
+                        *threading_helper.threading_setup())
+
+    def start(self, *args, **kwargs):
+        thread = asyncio.threading.BackgroundThread(*args, **kwargs)
+        thread.start()
+        self.addCleanup(self.stop, thread)
+        return thread
+
+    def stop(self, thread):
+        thread.terminate()
+        threading_helper.join_thread(thread)
+
+    def test_task_returns(self):
+        results = []
+
+        async def main(*args, **kwargs):
+            await asyncio.sleep(0)
+            results.append((args, kwargs))
+
+        thread = self.start(task_target=main, args=(1, 2), kwargs={'a': 3})
+        threading_helper.join_thread(thread)
+        self.assertEqual(results, [((1, 2), {'a': 3})])
+        self.assertFalse(thread.is_alive())
+
+    def test_default_name(self):
+        async def main():
+            pass
+
+        thread = asyncio.threading.BackgroundThread(task_target=main)
+        self.assertRegex(thread.name, r'^Thread-\d+ \(main\)$')
+        thread = asyncio.threading.BackgroundThread(name='portal')
+        self.assertEqual(thread.name, 'portal')
+
+    def test_terminate_cancels_task(self):
+        started = threading.Event()
+        cleanup = []
+        loops = []
+
+        class Resource:
+            async def __aenter__(self):
+                loops.append(asyncio.get_running_loop())
+
+            async def __aexit__(self, *exc_info):
+                await asyncio.sleep(0)
+                cleanup.append(("aexit", exc_info[0]))
+
+        async def main():
+            async with Resource():
+                await wait_forever(started, cleanup)
+
+        with threading_helper.catch_threading_exception() as cm:
+            thread = self.start(task_target=main)
+            self.assertTrue(started.wait(TIMEOUT))
+            self.assertTrue(thread.is_alive())
+            thread.terminate()
+            threading_helper.join_thread(thread)
+            self.assertIsNone(cm.exc_type)  # termination is not an error
+        self.assertEqual(cleanup, ["finally",
+                                   ("aexit", asyncio.CancelledError)])
+        self.assertTrue(loops[0].is_closed())
+
+    def test_terminate_is_idempotent(self):
+        started = threading.Event()
+        cleanup = []
+        thread = self.start(task_target=wait_forever, args=(started, cleanup))
+        self.assertTrue(started.wait(TIMEOUT))
+        for _ in range(3):
+            thread.terminate()
+        threading_helper.join_thread(thread)
+        thread.terminate()  # after the end: no-op
+        self.assertEqual(cleanup, ["finally"])
+
+    def test___terminate___is_terminate(self):
+        cls = asyncio.threading.BackgroundThread
+        self.assertIs(cls.__terminate__, cls.terminate)
+
+    def test_terminate_before_start(self):
+        calls = []
+
+        async def main():
+            calls.append("main")
+
+        thread = asyncio.threading.BackgroundThread(task_target=main)
+        thread.terminate()
+        thread.start()
+        threading_helper.join_thread(thread)
+        self.assertEqual(calls, [])
+
+    def test_terminate_before_loop_runs(self):
+        # terminate() between start() and the loop running is remembered.
+        factory_called = threading.Event()
+        release = threading.Event()
+        calls = []
+
+        def loop_factory():
+            factory_called.set()
+            release.wait(TIMEOUT)
+            return asyncio.new_event_loop()
+
+        async def main():
+            calls.append("main")
+
+        thread = self.start(task_target=main, loop_factory=loop_factory)
+        self.assertTrue(factory_called.wait(TIMEOUT))
+        thread.terminate()
+        release.set()
+        threading_helper.join_thread(thread)
+        self.assertEqual(calls, [])
+
+    def test_terminate_from_loop_thread(self):
+        cleanup = []
+
+        async def main():
+            thread.terminate()
+            try:
+                await asyncio.sleep(TIMEOUT)
+            finally:
+                cleanup.append("finally")
+
+        thread = asyncio.threading.BackgroundThread(task_target=main)
+        thread.start()
+        threading_helper.join_thread(thread)
+        self.assertEqual(cleanup, ["finally"])
+
+    def test_task_exception_propagates(self):
+        async def main():
+            await asyncio.sleep(0)
+            raise ValueError("boom")
+
+        with threading_helper.catch_threading_exception() as cm:
+            thread = self.start(task_target=main, name="failing")
+            threading_helper.join_thread(thread)
+            self.assertIs(cm.exc_type, ValueError)
+            self.assertEqual(str(cm.exc_value), "boom")
+            self.assertIs(cm.thread, thread)
+
+    def test_cancellation_not_by_terminate_propagates(self):
+        async def main():
+            asyncio.current_task().cancel()
+            await asyncio.sleep(0)
+
+        with threading_helper.catch_threading_exception() as cm:
+            thread = self.start(task_target=main)
+            threading_helper.join_thread(thread)
+            self.assertIs(cm.exc_type, asyncio.CancelledError)
+
+    def test_task_target_must_be_callable(self):
+        with self.assertRaisesRegex(TypeError,
+                                    r'^task_target must be callable or None$'):
+            asyncio.threading.BackgroundThread(task_target=42)
+
+    def test_task_target_must_return_awaitable(self):
+        with threading_helper.catch_threading_exception() as cm:
+            thread = self.start(task_target=lambda: 42)
+            threading_helper.join_thread(thread)
+            self.assertIs(cm.exc_type, TypeError)
+            self.assertEqual(str(cm.exc_value),
+                             "task_target must return an awaitable, not int")
+
+    def test_no_daemon_or_terminate_parameter(self):
+        cls = asyncio.threading.BackgroundThread
+        with self.assertRaises(TypeError):
+            cls(daemon=True)
+        with self.assertRaises(TypeError):
+            cls(terminate=print)
+        thread = cls()
+        self.assertFalse(thread.daemon)
+        with self.assertRaisesRegex(ValueError, 'cannot be a daemon thread'):
+            thread.daemon = True
+        thread.daemon = False
+        self.assertFalse(thread.daemon)
+
+    def test_not_a_daemon_when_started_from_daemon_thread(self):
+        threads = []
+        creator = threading.Thread(
+            target=lambda: threads.append(asyncio.threading.BackgroundThread()),
+            daemon=True)
+        creator.start()
+        threading_helper.join_thread(creator)
+        self.assertFalse(threads[0].daemon)
+
+    def test_loop_factory_and_debug(self):
+        created = []
+
+        def loop_factory():
+            loop = asyncio.EventLoop()
+            created.append(loop)
+            return loop
+
+        loops = []
+
+        async def main():
+            loops.append(asyncio.get_running_loop())
+
+        thread = self.start(task_target=main, loop_factory=loop_factory,
+                            debug=True)
+        threading_helper.join_thread(thread)
+        self.assertEqual(len(created), 1)
+        self.assertIs(loops[0], created[0])
+        self.assertTrue(loops[0].get_debug())
+        self.assertTrue(loops[0].is_closed())
+
+    def test_run_coroutine_threadsafe(self):
+        thread = self.start()
+
+        async def add(a, b):
+            await asyncio.sleep(0)
+            return (a + b, threading.current_thread())
+
+        future = thread.run_coroutine_threadsafe(add(1, 2))
+        self.assertIsInstance(future, concurrent.futures.Future)
+        self.assertEqual(future.result(TIMEOUT), (3, thread))
+
+        async def fail():
+            raise ZeroDivisionError
+
+        future = thread.run_coroutine_threadsafe(fail())
+        with self.assertRaises(ZeroDivisionError):
+            future.result(TIMEOUT)
+
+    def test_run_coroutine_threadsafe_before_loop_runs(self):
+        release = threading.Event()
+
+        def loop_factory():
+            release.wait(TIMEOUT)
+            return asyncio.new_event_loop()
+
+        thread = self.start(loop_factory=loop_factory)
+
+        async def value():
+            return 42
+
+        future = thread.run_coroutine_threadsafe(value())
+        self.assertFalse(future.done())
+        release.set()
+        self.assertEqual(future.result(TIMEOUT), 42)
+
+    def test_run_coroutine_threadsafe_requires_coroutine(self):
+        thread = self.start()
+        with self.assertRaisesRegex(TypeError, 'coroutine object is required'):
+            thread.run_coroutine_threadsafe(asyncio.sleep)
+
+    def check_refused(self, thread, message):
+        coro = asyncio.sleep(0)
+        with self.assertRaisesRegex(RuntimeError, message):
+            thread.run_coroutine_threadsafe(coro)
+        # Closed, so that there is no "never awaited" warning.
+        self.assertEqual(inspect.getcoroutinestate(coro), 'CORO_CLOSED')
+
+    def test_run_coroutine_threadsafe_not_started(self):
+        thread = asyncio.threading.BackgroundThread()
+        self.check_refused(thread, 'is not started')
+
+    def test_run_coroutine_threadsafe_after_terminate(self):
+        thread = self.start()
+        thread.terminate()
+        self.check_refused(thread, 'is terminated')
+        threading_helper.join_thread(thread)
+        self.check_refused(thread, 'is terminated')
+
+    def test_run_coroutine_threadsafe_after_task_returned(self):
+        async def main():
+            pass
+
+        thread = self.start(task_target=main)
+        threading_helper.join_thread(thread)
+        self.check_refused(thread, 'is terminated')
+
+    def test_pending_futures_cancelled_on_terminate(self):
+        thread = self.start()
+        started = threading.Event()
+        cleanup = []
+        future = thread.run_coroutine_threadsafe(
+            wait_forever(started, cleanup))
+        self.assertTrue(started.wait(TIMEOUT))
+        thread.terminate()
+        with self.assertRaises(concurrent.futures.CancelledError):
+            future.result(TIMEOUT)
+        threading_helper.join_thread(thread)
+        self.assertEqual(cleanup, ["finally"])
+
+
+@support.requires_subprocess()
+class BackgroundThreadExitTests(unittest.TestCase):
+    """BackgroundThread at interpreter exit."""
+
+    def run_script(self, script):
+        # A hang at exit fails the test instead of hanging it.
+        script = ('import faulthandler; '
+                  'faulthandler.dump_traceback_later(TIMEOUT, exit=True)\n'
+                  + textwrap.dedent(script))
+        script = script.replace('TIMEOUT', repr(TIMEOUT))
+        rc, out, err = assert_python_ok('-c', script)
+        return out.decode().splitlines(), err.decode()
+
+    def test_unterminated_thread_exits_with_cleanup(self):
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            started = threading.Event()
+
+            async def main():
+                started.set()
+                try:
+                    await asyncio.sleep(TIMEOUT)
+                    print("timed out")
+                except asyncio.CancelledError:
+                    print("cancelled")
+                    raise
+                finally:
+                    await asyncio.sleep(0)
+                    print("cleanup")
+
+            asyncio.threading.BackgroundThread(task_target=main).start()
+            started.wait()
+            print("end of main")
+        """)
+        self.assertEqual(out, ["end of main", "cancelled", "cleanup"])
+        self.assertEqual(err, "")
+
+    def test_many_threads_exit(self):
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            cleaned = []
+            lock = threading.Lock()
+            running = threading.Semaphore(0)
+
+            async def main(i):
+                running.release()
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    with lock:
+                        cleaned.append(i)
+
+            threads = [asyncio.threading.BackgroundThread(task_target=main,
+                                                          args=(i,))
+                       for i in range(50)]
+            for thread in threads:
+                thread.start()
+            # Tasks terminated before they start never run (and have no
+            # cleanup): wait until all of them run.
+            for thread in threads:
+                running.acquire()
+            import atexit
+            atexit.register(lambda: print(sorted(cleaned) == list(range(50))))
+        """)
+        self.assertEqual(out, ["True"])
+        self.assertEqual(err, "")
+
+    def test_portal_without_task_exits(self):
+        out, err = self.run_script("""
+            import asyncio.threading
+
+            async def hello():
+                return "hello"
+
+            portal = asyncio.threading.BackgroundThread()
+            portal.start()
+            print(portal.run_coroutine_threadsafe(hello()).result())
+        """)
+        self.assertEqual(out, ["hello"])
+        self.assertEqual(err, "")
+
+    def test_cleanup_uses_to_thread(self):
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            started = threading.Event()
+
+            async def main():
+                started.set()
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    print(await asyncio.to_thread(pow, 2, 10))
+
+            asyncio.threading.BackgroundThread(task_target=main).start()
+            started.wait()
+        """)
+        self.assertEqual(out, ["1024"])
+        self.assertEqual(err, "")
+
+    def test_executor_worker_blocked_on_call(self):
+        # A worker of an executor is blocked on a call into the thread's
+        # loop: at exit the call is cancelled, so the executor can shut down.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import concurrent.futures
+            import threading
+
+            portal = asyncio.threading.BackgroundThread()
+            portal.start()
+            started = threading.Event()
+
+            async def forever():
+                started.set()
+                await asyncio.Event().wait()
+
+            def call():
+                try:
+                    portal.run_coroutine_threadsafe(forever()).result()
+                except concurrent.futures.CancelledError:
+                    print("call cancelled")
+
+            executor = concurrent.futures.ThreadPoolExecutor(1)
+            executor.submit(call)
+            started.wait()
+        """)
+        self.assertEqual(out, ["call cancelled"])
+        self.assertEqual(err, "")
+
+    def test_recipe_sync_client(self):
+        # The recipe of the documentation: a synchronous client which the
+        # user forgets to close.
+        path = os.path.join(os.path.dirname(__file__), '..', '..', '..',
+                            'Doc', 'includes', 'asyncio_sync_client.py')
+        if not os.path.exists(path):
+            self.skipTest("needs the source tree's Doc/includes")
+        with open(path, encoding='utf-8') as f:
+            recipe = f.read()
+        out, err = self.run_script(recipe + textwrap.dedent("""
+            async def handle(reader, writer):
+                while line := await reader.readline():
+                    writer.write(line.upper())
+                writer.close()
+                await writer.wait_closed()
+                print("server: connection closed")
+
+            async def serve(ready):
+                server = await asyncio.start_server(handle, "127.0.0.1", 0)
+                ready.put(server.sockets[0].getsockname()[1])
+                async with server:
+                    await server.serve_forever()
+
+            import queue
+            ready = queue.Queue()
+            server_thread = asyncio.threading.BackgroundThread(
+                task_target=serve, args=(ready,))
+            server_thread.start()
+            client = EchoClient("127.0.0.1", ready.get(timeout=TIMEOUT))
+            print(client.echo("hello"))
+            # No client.close(): the interpreter closes the connection at
+            # exit.
+        """))
+        self.assertEqual(out[0], "HELLO")
+        self.assertIn("server: connection closed", out)
+        self.assertEqual(err, "")
+
+
+if __name__ == '__main__':
+    unittest.main()
