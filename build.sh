@@ -346,6 +346,15 @@ cmd_test() {
     return "$rc"
 }
 
+# format_series TREE OUT [PATHSPEC...]: TREE's commits since the base as a
+# git format-patch series in OUT; the same commits give the same bytes.
+format_series() {
+    local tree=$1 out=$2
+    shift 2
+    git -C "$tree" -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --no-renames \
+        -o "$out" "$BASE_TAG..HEAD" -- "$@" >/dev/null
+}
+
 # write_series TREE OUT: write TREE's change since the base into OUT as
 # patches/ and overlay files (the inverse of apply_change).
 write_series() {
@@ -355,8 +364,7 @@ write_series() {
     for f in "${added[@]}"; do exclude+=(":(exclude)$f"); done
     mkdir -p "$out/patches"
     rm -f "$out"/patches/*.patch
-    git -C "$tree" -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --no-renames \
-        -o "$out/patches" "$BASE_TAG..HEAD" -- . "${exclude[@]}" >/dev/null
+    format_series "$tree" "$out/patches" . "${exclude[@]}"
     for f in "${added[@]}"; do
         mkdir -p "$out/$(dirname "$f")"
         git -C "$tree" show "HEAD:$f" >"$out/$f"
@@ -386,8 +394,7 @@ export_series() {
     apply_change "$tree"
     rm -rf "$out"
     mkdir -p "$out"
-    git -C "$tree" -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --no-renames \
-        -o "$out" "$BASE_TAG..HEAD" >/dev/null
+    format_series "$tree" "$out"
 }
 
 cmd_export() {
