@@ -16,11 +16,15 @@ class EchoClient:
             task_target=self._session, name="EchoClient")
         self._thread.start()
         try:
-            self._reader, self._writer = self._call(
-                asyncio.open_connection(host, port))
+            self._call(self._connect(host, port))
         except BaseException:
             self.close()
             raise
+
+    async def _connect(self, host, port):
+        # Runs on the thread's loop, like _session(), so that _session()
+        # sees the connection as soon as it exists.
+        self._reader, self._writer = await asyncio.open_connection(host, port)
 
     async def _session(self):
         # The thread's main task: it waits until the thread is terminated,

@@ -126,7 +126,16 @@ class BackgroundThread(threading.Thread):
             coro.close()
             future.cancel()
             return
-        futures._chain_future(tasks.ensure_future(coro), future)
+        try:
+            futures._chain_future(tasks.ensure_future(coro), future)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            # As asyncio.run_coroutine_threadsafe() does, for instance if
+            # the loop's task factory fails.
+            coro.close()
+            if future.set_running_or_notify_cancel():
+                future.set_exception(exc)
 
     def _cancel_main_task(self):
         # Called in the thread's loop.
@@ -151,7 +160,10 @@ class BackgroundThread(threading.Thread):
                 # state is RUNNING.
                 self._loop.call_soon_threadsafe(self._cancel_main_task)
 
-    __terminate__ = terminate
+    def __terminate__(self):
+        # Interpreter exit asks the thread to terminate; a subclass may
+        # extend terminate().
+        self.terminate()
 
     def run_coroutine_threadsafe(self, coro):
         """Submit a coroutine object to the thread's event loop.

@@ -110,9 +110,42 @@ class BackgroundThreadTests(unittest.TestCase):
         thread.terminate()  # after the end: no-op
         self.assertEqual(cleanup, ["finally"])
 
-    def test___terminate___is_terminate(self):
-        cls = asyncio.threading.BackgroundThread
-        self.assertIs(cls.__terminate__, cls.terminate)
+    def test___terminate___calls_terminate(self):
+        calls = []
+
+        class Thread(asyncio.threading.BackgroundThread):
+            def terminate(self):
+                calls.append("terminate")
+                super().terminate()
+
+        thread = Thread()
+        thread.start()
+        thread.__terminate__()
+        threading_helper.join_thread(thread)
+        self.assertEqual(calls, ["terminate"])
+
+    def test_task_factory_failure_reported_to_caller(self):
+        def loop_factory():
+            loop = asyncio.new_event_loop()
+
+            def task_factory(loop, coro, **kwargs):
+                if coro.__name__ == "fails_to_start":
+                    raise ZeroDivisionError
+                return asyncio.Task(coro, loop=loop, **kwargs)
+
+            loop.set_task_factory(task_factory)
+            return loop
+
+        thread = self.start(loop_factory=loop_factory)
+
+        async def fails_to_start():
+            pass
+
+        coro = fails_to_start()
+        future = thread.run_coroutine_threadsafe(coro)
+        with self.assertRaises(ZeroDivisionError):
+            future.result(TIMEOUT)
+        self.assertEqual(inspect.getcoroutinestate(coro), 'CORO_CLOSED')
 
     def test_terminate_before_start(self):
         calls = []
