@@ -235,8 +235,11 @@ apply_change() {
     for p in "$ROOT"/patches/*.patch; do
         [[ -f $p ]] || continue
         git -C "$dir" am -q --committer-date-is-author-date "$p" >/dev/null 2>&1 || {
+            # Back to the base, which the stamp records as pristine, so that
+            # the next run prepares the tree again.
             git -C "$dir" am --abort >/dev/null 2>&1 || true
-            die "patch does not apply: patches/${p##*/}; to resolve: cd build/src && git am -3 $p, fix, git am --continue, then ./build.sh refresh"
+            git -C "$dir" reset -q --hard "$BASE_TAG"
+            die "patch does not apply: patches/${p##*/}; to resolve: cd ${dir#"$ROOT"/} && git am -3 ../../patches/*.patch, fix the conflict, git am --continue, then ./build.sh refresh"
         }
     done
     local files
@@ -281,6 +284,7 @@ prepare() {
         say "preparing build/src from $TARBALL"
         make_base "$SRC"
     fi
+    printf 'inputs none\ntree %s\n' "$(git_src rev-parse "$BASE_TAG^{tree}")" >"$SRC/.git/$STAMP_NAME"
     apply_change "$SRC"
     stamp_write
 }
