@@ -1,4 +1,9 @@
-"""Event loops running in background threads."""
+"""Event loops running in background threads.
+
+Import this module as asyncio.threading: "import asyncio" neither imports
+it nor re-exports its names, so that asyncio users who do not need it pay
+nothing for it.
+"""
 
 __all__ = ('BackgroundThread',)
 
