@@ -15,6 +15,14 @@
 #                   into patches/ and the new files at their CPython paths.
 #   export          write dist/: the whole change as a git format-patch series
 #                   on top of v3.13.15, and a pull-request description draft.
+#   docs            build the HTML documentation (build/src/Doc/build/html)
+#                   with the release's Doc/requirements.txt; fail on warnings
+#                   in the pages the change touches, check that the new
+#                   sections and their links are there, and take screenshots
+#                   if chromium is installed.
+#   check           CPython's checks: make patchcheck, sphinx-lint on the
+#                   touched docs and NEWS entries, blurb file names,
+#                   git diff --check, test___all__ and test_sundry.
 #   selftest        check the pipeline itself: the export applied with git am
 #                   to the pristine release reproduces the build tree, and
 #                   refresh of an unchanged tree changes nothing.
@@ -210,6 +218,16 @@ tree_is_pristine() {
         [[ $(git_src rev-parse 'HEAD^{tree}') == "$(stamp_get tree)" ]]
 }
 
+# exclude_outputs DIR: tell git about what builds write into the source
+# tree (bytecode, the documentation), which is not part of the change.
+exclude_outputs() {
+    local pattern
+    for pattern in '__pycache__/' '*.py[co]' '/Doc/build/'; do
+        grep -qxF "$pattern" "$1/.git/info/exclude" 2>/dev/null ||
+            echo "$pattern" >>"$1/.git/info/exclude"
+    done
+}
+
 # make_base DIR: DIR becomes a git repository whose one commit, tagged
 # v3.13.15, is the pristine release.
 make_base() {
@@ -219,8 +237,7 @@ make_base() {
     mkdir -p "$dir"
     tar -xJf "$tarball" -C "$dir" --strip-components=1
     git -C "$dir" init -q -b main
-    # Bytecode written by ./python into Lib/ is not part of the change.
-    printf '__pycache__/\n*.py[co]\n' >>"$dir/.git/info/exclude"
+    exclude_outputs "$dir"
     git -C "$dir" add -A -f
     GIT_AUTHOR_NAME="CPython release" GIT_AUTHOR_EMAIL=release@localhost \
     GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
@@ -270,6 +287,7 @@ prepare() {
     local want
     want=$(inputs_hash)
     if [[ -d $SRC/.git ]]; then
+        exclude_outputs "$SRC"
         if [[ $(stamp_get inputs) == "$want" ]]; then
             return 0
         fi
@@ -308,23 +326,31 @@ check_deps() {
     [[ -z $missing ]] || die "missing build dependencies; install them with: apt-get install ${missing% }"
 }
 
-cmd_build() {
-    check_deps
-    prepare
-    local obj args
-    obj=$(variant_dir)
-    args=$(configure_args | tr '\n' ' ')
+# build_interpreter OBJDIR [CONFIGURE_ARGS...]: configure (again if the
+# arguments changed) and make the prepared tree in OBJDIR.
+build_interpreter() {
+    local obj=$1 args
+    shift
+    args="$*"
     mkdir -p "$obj"
     if [[ ! -f $obj/Makefile || $(cat "$obj/.configure-args" 2>/dev/null) != "$args" ]]; then
         say "configuring ${obj#"$ROOT"/} ($args)"
-        # shellcheck disable=SC2086
-        (cd "$obj" && "$SRC/configure" -q $args >configure.log 2>&1) ||
+        (cd "$obj" && "$SRC/configure" -q "$@" >configure.log 2>&1) ||
             die "configure failed, see ${obj#"$ROOT"/}/configure.log"
         echo "$args" >"$obj/.configure-args"
     fi
     say "building ${obj#"$ROOT"/}"
     make -C "$obj" -s -j"$(nproc)" >"$obj/make.log" 2>&1 ||
         { tail -n 30 "$obj/make.log" >&2; die "make failed, see ${obj#"$ROOT"/}/make.log"; }
+}
+
+cmd_build() {
+    check_deps
+    prepare
+    local obj args=()
+    obj=$(variant_dir)
+    mapfile -t args < <(configure_args)
+    build_interpreter "$obj" "${args[@]}"
     ln -sfn "${obj#"$ROOT"/}/python" "$(python_link)"
     say "ready: ./$(basename "$(python_link)") is $("$(python_link)" -c 'import sys; print(sys.version)' | head -n 1)"
 }
@@ -436,6 +462,106 @@ cmd_selftest() {
     return "$failed"
 }
 
+# touched_files [PATHSPEC...]: files the change adds or modifies.
+touched_files() {
+    git_src diff --no-renames --name-only --diff-filter=AM "$BASE_TAG" HEAD -- "$@"
+}
+
+# docs_venv: build/docs-venv with the documentation requirements.
+docs_venv() {
+    local venv=$BUILD/docs-venv want
+    want=$({ echo release; cat "$SRC/Doc/requirements.txt" "$SRC/Doc/constraints.txt"; } |
+        sha256sum | cut -d' ' -f1)
+    # Sphinx runs several times faster on a release build than on the
+    # debug ./python: build/release is the patched tree without
+    # --with-pydebug.
+    build_interpreter "$BUILD/release"
+    [[ $(cat "$venv/.requirements" 2>/dev/null) == "$want" ]] && return 0
+    say "creating build/docs-venv from Doc/requirements.txt"
+    rm -rf "$venv"
+    # The real path: a venv made through a link to the uninstalled
+    # interpreter does not find its standard library.
+    "$BUILD/release/python" -m venv "$venv" || die "cannot create build/docs-venv"
+    "$venv/bin/python" -W ignore -m pip install -q -r "$SRC/Doc/requirements.txt" sphinx-lint \
+        >"$BUILD/docs-venv.log" 2>&1 ||
+        { tail -n 20 "$BUILD/docs-venv.log" >&2; die "cannot install the documentation requirements"; }
+    echo "$want" >"$venv/.requirements"
+}
+
+cmd_docs() {
+    prepare
+    docs_venv
+    local warnings=$BUILD/docs-warnings.txt pages
+    rm -f "$warnings"
+    say "building the HTML documentation (log: build/docs.log)"
+    make -C "$SRC/Doc" html VENVDIR="$BUILD/docs-venv" JOBS="$(nproc)" \
+        SPHINXOPTS="--nitpicky --warning-file=$warnings" SPHINXERRORHANDLING= \
+        >"$BUILD/docs.log" 2>&1 ||
+        { tail -n 20 "$BUILD/docs.log" >&2; die "documentation build failed, see build/docs.log"; }
+    # None of the touched pages is in Doc/tools/.nitignore, so upstream has
+    # no warning in them: any warning there is new.
+    pages=$(touched_files Doc | sed 's|^Doc/||' | paste -sd'|')
+    if grep -E "/Doc/($pages)" "$warnings" >&2; then
+        die "new documentation warnings (above)"
+    fi
+    python3 "$ROOT/scripts/check_docs.py" "$SRC/Doc/build/html" || die "the rendered pages lack the change (above)"
+    local browser page shots=$BUILD/docs-screenshots name
+    browser=$(command -v chromium || command -v chromium-browser || true)
+    if [[ -n $browser ]]; then
+        mkdir -p "$shots"
+        for page in library/threading.html#threading-exit library/asyncio-background-thread.html; do
+            # Headless screenshots ignore the #fragment of the address, but
+            # an iframe scrolls to it.
+            name=$(basename "${page%%#*}" .html)
+            printf '<body style="margin:0"><iframe src="file://%s" style="border:0;width:1200px;height:2400px"></iframe>\n' \
+                "$SRC/Doc/build/html/$page" >"$shots/$name.html"
+            timeout 120 "$browser" --headless --no-sandbox --disable-gpu --no-first-run \
+                --disable-background-networking --disable-component-update --disable-sync \
+                --user-data-dir="$(mktemp -d)" --hide-scrollbars --allow-file-access-from-files \
+                --window-size=1200,2400 --screenshot="$shots/$name.png" "file://$shots/$name.html" \
+                >/dev/null 2>&1 || say "screenshot of $page failed"
+        done
+        say "screenshots in build/docs-screenshots/"
+    fi
+    say "documentation: build/src/Doc/build/html/index.html"
+}
+
+cmd_check() {
+    prepare
+    docs_venv
+    local failed=0 log=$BUILD/patchcheck.log
+    # make patchcheck compares with the upstream branch of the release: a
+    # remote named after python/cpython (never fetched) provides it.
+    git_src remote get-url upstream >/dev/null 2>&1 ||
+        git_src remote add upstream https://github.com/python/cpython
+    git_src update-ref refs/remotes/upstream/3.13 "$BASE_TAG"
+    make -C "$(variant_dir)" patchcheck >"$log" 2>&1 || failed=1
+    if grep -E 'whitespace \.\.\. [1-9]|updated with `blurb` \.\.\. NO|Docs modified \.\.\. NO' "$log"; then
+        failed=1
+    fi
+    [[ -z $(git_src status --porcelain) ]] || { git_src status --short; echo "check: patchcheck rewrote files"; failed=1; }
+    echo "check: make patchcheck: $( ((failed)) && echo FAILED || echo ok) (log: build/patchcheck.log)"
+    local rst=()
+    mapfile -t rst < <(touched_files 'Doc/*.rst' 'Misc/NEWS.d/*.rst')
+    if (cd "$SRC" && "$BUILD/docs-venv/bin/sphinx-lint" "${rst[@]}"); then
+        echo "check: sphinx-lint ${#rst[@]} files: ok"
+    else
+        echo "check: sphinx-lint: FAILED"; failed=1
+    fi
+    if (cd "$SRC" && python3 "$ROOT/scripts/check_news.py" $(touched_files 'Misc/NEWS.d')); then
+        echo "check: NEWS entries: ok"
+    else
+        echo "check: NEWS entries: FAILED"; failed=1
+    fi
+    if git_src diff --check "$BASE_TAG" HEAD; then
+        echo "check: git diff --check: ok"
+    else
+        echo "check: git diff --check: FAILED"; failed=1
+    fi
+    cmd_test test___all__ test_sundry || failed=1
+    return "$failed"
+}
+
 main() {
     while (($#)); do
         case $1 in
@@ -452,6 +578,8 @@ main() {
         refresh) cmd_refresh "$@" ;;
         export) cmd_export "$@" ;;
         selftest) cmd_selftest "$@" ;;
+        docs) cmd_docs "$@" ;;
+        check) cmd_check "$@" ;;
         deps) cmd_deps "$@" ;;
         help) usage ;;
         *) usage >&2; die "unknown command: $cmd" ;;
