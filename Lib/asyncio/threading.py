@@ -86,8 +86,7 @@ class BackgroundThread(threading.Thread):
                 self._state = _State.FINISHED
                 pending, self._pending = self._pending, []
             for coro, future in pending:
-                coro.close()
-                future.cancel()
+                self._discard(coro, future)
             # Avoid a refcycle if the task refers to the thread, as
             # Thread.run() does.
             del self._target, self._args, self._kwargs
@@ -128,8 +127,7 @@ class BackgroundThread(threading.Thread):
         # Called in the thread's loop.
         if self._state is _State.FINISHED:
             # Submitted while running, but arrived after the main task.
-            coro.close()
-            future.cancel()
+            self._discard(coro, future)
             return
         try:
             futures._chain_future(tasks.ensure_future(coro), future)
@@ -141,6 +139,13 @@ class BackgroundThread(threading.Thread):
             coro.close()
             if future.set_running_or_notify_cancel():
                 future.set_exception(exc)
+
+    @staticmethod
+    def _discard(coro, future):
+        # A submission that will never run: close the coroutine, so that
+        # there is no "never awaited" warning, and wake up its caller.
+        coro.close()
+        future.cancel()
 
     def _cancel_main_task(self):
         # Called in the thread's loop.
