@@ -23,6 +23,12 @@
 #   check           CPython's checks: make patchcheck, sphinx-lint on the
 #                   touched docs and NEWS entries, blurb file names,
 #                   git diff --check, test___all__ and test_sundry.
+#   bench [OPTIONS] [NAME...]
+#                   build release interpreters of the unpatched release and
+#                   of the patched tree, run the benchmarks in bench/ as
+#                   interleaved pairs, print a table and write
+#                   build/bench/results.json (not part of CI: it takes
+#                   minutes; OPTIONS: --runs-factor F scales the pairs).
 #   selftest        check the pipeline itself: the export applied with git am
 #                   to the pristine release reproduces the build tree, and
 #                   refresh of an unchanged tree changes nothing.
@@ -327,15 +333,16 @@ check_deps() {
 }
 
 # build_interpreter OBJDIR [CONFIGURE_ARGS...]: configure (again if the
-# arguments changed) and make the prepared tree in OBJDIR.
+# arguments changed) and make the prepared tree in OBJDIR.  SOURCE_DIR
+# overrides the tree (the unpatched one, for the benchmarks).
 build_interpreter() {
-    local obj=$1 args
+    local obj=$1 args src=${SOURCE_DIR:-$SRC}
     shift
     args="$*"
     mkdir -p "$obj"
     if [[ ! -f $obj/Makefile || $(cat "$obj/.configure-args" 2>/dev/null) != "$args" ]]; then
         say "configuring ${obj#"$ROOT"/} ($args)"
-        (cd "$obj" && "$SRC/configure" -q "$@" >configure.log 2>&1) ||
+        (cd "$obj" && "$src/configure" -q "$@" >configure.log 2>&1) ||
             die "configure failed, see ${obj#"$ROOT"/}/configure.log"
         echo "$args" >"$obj/.configure-args"
     fi
@@ -526,6 +533,30 @@ cmd_docs() {
     say "documentation: build/src/Doc/build/html/index.html"
 }
 
+# bench [NAME...]: release builds of the unpatched release (build/bench/base,
+# from a clean export of the base tag) and of the patched tree
+# (build/release), then bench/run.py.
+cmd_bench() {
+    prepare
+    local base_src=$BUILD/bench/base-src tree
+    tree=$(git_src rev-parse "$BASE_TAG^{tree}")
+    if [[ $(cat "$base_src/.tree" 2>/dev/null) != "$tree" ]]; then
+        say "exporting $BASE_TAG to build/bench/base-src"
+        rm -rf "$base_src" "$BUILD/bench/base"
+        mkdir -p "$base_src"
+        git_src archive "$BASE_TAG" | tar -x -C "$base_src"
+        echo "$tree" >"$base_src/.tree"
+    fi
+    # Release builds, with the same configure options on both sides.
+    SOURCE_DIR=$base_src build_interpreter "$BUILD/bench/base"
+    build_interpreter "$BUILD/release"
+    say "benchmarking (interleaved pairs; several minutes)"
+    python3 "$ROOT/bench/run.py" --baseline "$BUILD/bench/base/python" \
+        --patched "$BUILD/release/python" --out "$BUILD/bench/results.json" "$@" ||
+        die "benchmarks failed"
+    say "results: build/bench/results.json"
+}
+
 cmd_check() {
     prepare
     docs_venv
@@ -580,6 +611,7 @@ main() {
         selftest) cmd_selftest "$@" ;;
         docs) cmd_docs "$@" ;;
         check) cmd_check "$@" ;;
+        bench) cmd_bench "$@" ;;
         deps) cmd_deps "$@" ;;
         help) usage ;;
         *) usage >&2; die "unknown command: $cmd" ;;

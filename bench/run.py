@@ -1,0 +1,150 @@
+"""Run the benchmarks of the change as interleaved A/B pairs.
+
+usage: python3 run.py --baseline PYTHON --patched PYTHON [--out FILE]
+                      [--runs-factor F] [NAME ...]
+
+Each benchmark compares a reference (the unpatched interpreter, or the
+daemon-thread workaround on the patched interpreter) with the change.  The
+two sides run alternately, in fresh processes, and the result is the median
+of each side; ratio = patched median / baseline median, so below 1 means the
+change is faster (or smaller).  Whole-process benchmarks time the process
+from spawn to reaping; the others print their own per-operation time.
+
+Timing is never asserted here: the numbers are reported, and read against
+the goals in the README.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+
+
+def case(name):
+    return os.path.join(CASES, name)
+
+
+# name, reference, unit, kind, runs, baseline side, patched side.  A side is
+# (interpreter, arguments); kind "wall" times the process, "printed" reads
+# the per-operation seconds it prints.
+def benchmarks():
+    exit_loops = [
+        (f"exit-loops-{n}", "workaround", "ms", "wall", runs,
+         ("patched", [case("exit_loops.py"), str(n), "workaround"]),
+         ("patched", [case("exit_loops.py"), str(n), "background"]))
+        for n, runs in ((1, 40), (100, 30), (1000, 20))
+    ]
+    return [
+        ("thread-start-join", "unpatched", "us", "printed", 20,
+         ("baseline", [case("thread_start_join.py")]),
+         ("patched", [case("thread_start_join.py")])),
+        ("exit-empty", "unpatched", "ms", "wall", 100,
+         ("baseline", ["-c", "pass"]),
+         ("patched", ["-c", "pass"])),
+        *exit_loops,
+        ("call-roundtrip", "workaround", "us", "printed", 20,
+         ("patched", [case("call_roundtrip.py"), "workaround"]),
+         ("patched", [case("call_roundtrip.py"), "background"])),
+        ("terminate-latency", "workaround", "us", "printed", 20,
+         ("patched", [case("terminate_latency.py"), "workaround"]),
+         ("patched", [case("terminate_latency.py"), "background"])),
+    ]
+
+
+SCALE = {"us": 1e6, "ms": 1e3}
+
+
+def run_once(cmd, timeout=120):
+    """Run cmd; return (wall seconds, stdout).  Exit on any failure."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        sys.exit(f"bench: timeout: {' '.join(cmd)}")
+    wall = time.perf_counter() - t0
+    if proc.returncode or err:
+        sys.exit(f"bench: {' '.join(cmd)} failed (exit code "
+                 f"{proc.returncode}):\n{err.decode(errors='replace')}")
+    return wall, out.decode()
+
+
+def peak_rss(cmd):
+    """Peak RSS of cmd, in KiB (ru_maxrss of the reaped child)."""
+    pid = os.posix_spawn(cmd[0], cmd, os.environ)
+    _, status, rusage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"bench: {' '.join(cmd)} failed")
+    return rusage.ru_maxrss
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", required=True,
+                        help="the unpatched interpreter")
+    parser.add_argument("--patched", required=True,
+                        help="the patched interpreter")
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--runs-factor", type=float, default=1.0,
+                        help="multiply the number of pairs (default 1)")
+    parser.add_argument("names", nargs="*", help="only these benchmarks")
+    args = parser.parse_args()
+    pythons = {"baseline": args.baseline, "patched": args.patched}
+
+    results = []
+    print(f"{'benchmark':<20} {'reference':<11} {'baseline':>10} "
+          f"{'patched':>10} {'ratio':>6} {'runs':>5}", flush=True)
+    for name, reference, unit, kind, runs, a, b in benchmarks():
+        if args.names and name not in args.names:
+            continue
+        runs = max(3, round(runs * args.runs_factor))
+        samples = ([], [])
+        for _ in range(runs):
+            for side, values in zip((a, b), samples):
+                wall, out = run_once([pythons[side[0]], *side[1]])
+                values.append(wall if kind == "wall" else float(out))
+        base = statistics.median(samples[0]) * SCALE[unit]
+        patched = statistics.median(samples[1]) * SCALE[unit]
+        results.append(dict(name=name, reference=reference,
+                            baseline_median=round(base, 3),
+                            patched_median=round(patched, 3),
+                            unit=unit, ratio=round(patched / base, 3),
+                            runs=runs))
+        print(f"{name:<20} {reference:<11} {base:>8.3f}{unit} "
+              f"{patched:>8.3f}{unit} {patched / base:>6.3f} {runs:>5}",
+              flush=True)
+
+    if not args.names or "exit-loops-1000" in args.names:
+        name = "exit-loops-1000-rss"
+        runs = max(3, round(10 * args.runs_factor))
+        samples = ([], [])
+        for _ in range(runs):
+            for variant, values in zip(("workaround", "background"), samples):
+                values.append(peak_rss([args.patched, case("exit_loops.py"),
+                                        "1000", variant]) / 1024)
+        base = statistics.median(samples[0])
+        patched = statistics.median(samples[1])
+        results.append(dict(name=name, reference="workaround",
+                            baseline_median=round(base, 1),
+                            patched_median=round(patched, 1),
+                            unit="MiB", ratio=round(patched / base, 3),
+                            runs=runs))
+        print(f"{name:<20} {'workaround':<11} {base:>7.1f}MiB "
+              f"{patched:>7.1f}MiB {patched / base:>6.3f} {runs:>5}")
+
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
