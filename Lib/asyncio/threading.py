@@ -122,6 +122,10 @@ class BackgroundThread(threading.Thread):
             with self._lock:
                 self._state = _State.FINISHED
                 self._loop = None
+            # Let the task go now: until it is freed, every event loop's
+            # asyncio.all_tasks() walks past it, and the runner's shutdown
+            # calls that (at exit, once per BackgroundThread).
+            self._main_task = None
 
     def _schedule(self, coro, future):
         # Called in the thread's loop.

@@ -8,6 +8,7 @@ import os
 import textwrap
 import threading
 import unittest
+import weakref
 from test import support
 from test.support import threading_helper
 from test.support.script_helper import assert_python_ok
@@ -109,6 +110,25 @@ class BackgroundThreadTests(unittest.TestCase):
         threading_helper.join_thread(thread)
         thread.terminate()  # after the end: no-op
         self.assertEqual(cleanup, ["finally"])
+
+    def test_task_and_loop_freed_when_finished(self):
+        # A finished thread keeps neither its task nor its loop alive, even
+        # without the cyclic GC: until a task is freed, asyncio.all_tasks()
+        # in every other loop walks past it.
+        started = threading.Event()
+        refs = []
+
+        async def main():
+            refs.append(weakref.ref(asyncio.current_task()))
+            refs.append(weakref.ref(asyncio.get_running_loop()))
+            await wait_forever(started, [])
+
+        with support.disable_gc():
+            thread = self.start(task_target=main)
+            self.assertTrue(started.wait(TIMEOUT))
+            thread.terminate()
+            threading_helper.join_thread(thread)
+            self.assertEqual([ref() for ref in refs], [None, None])
 
     def test___terminate___calls_terminate(self):
         calls = []
