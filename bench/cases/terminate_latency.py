@@ -18,7 +18,7 @@ import threading
 import time
 
 variant = sys.argv[1]
-repeat = 100
+repeat = 200
 
 
 def background():
