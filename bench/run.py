@@ -7,7 +7,9 @@ Each benchmark compares a reference (the unpatched interpreter, or the
 daemon-thread workaround on the patched interpreter) with the change.  The
 two sides run alternately, in fresh processes, and the result is the median
 of each side; ratio = patched median / baseline median, so below 1 means the
-change is faster (or smaller).  Whole-process benchmarks time the process
+change is faster (or smaller).  The table also gives a 95% bootstrap
+interval of the ratio: a ratio whose interval contains 1 is a tie within
+the noise.  Whole-process benchmarks time the process
 from spawn to reaping; the others print their own per-operation time.
 
 Timing is never asserted here: the numbers are reported, and read against
@@ -17,6 +19,7 @@ the goals in the README.
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -65,6 +68,23 @@ ENV = {key: value for key, value in os.environ.items()
        if not key.startswith("PYTHON")}
 
 
+def ratio_interval(baseline, patched, resamples=2000):
+    """95% bootstrap interval of median(patched) / median(baseline)."""
+    rng = random.Random(0)
+    ratios = sorted(
+        statistics.median(rng.choices(patched, k=len(patched)))
+        / statistics.median(rng.choices(baseline, k=len(baseline)))
+        for _ in range(resamples))
+    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+
+
+def report(name, reference, unit, base, patched, interval, runs):
+    low, high = interval
+    print(f"{name:<20} {reference:<11} {base:>10.3f} {patched:>10.3f} "
+          f"{unit:<3} {patched / base:>6.3f} {low:>6.3f}-{high:<6.3f} "
+          f"{runs:>5}", flush=True)
+
+
 def run_once(cmd, timeout=120):
     """Run cmd; return (wall seconds, stdout).  Exit on any failure."""
     t0 = time.perf_counter()
@@ -107,7 +127,8 @@ def main():
 
     results = []
     print(f"{'benchmark':<20} {'reference':<11} {'baseline':>10} "
-          f"{'patched':>10} {'ratio':>6} {'runs':>5}", flush=True)
+          f"{'patched':>10} {'':<3} {'ratio':>6} {'95% interval':<13} "
+          f"{'runs':>5}", flush=True)
     for name, reference, unit, kind, runs, a, b in benchmarks():
         if args.names and name not in args.names:
             continue
@@ -127,9 +148,8 @@ def main():
                             patched_median=round(patched, 3),
                             unit=unit, ratio=round(patched / base, 3),
                             runs=runs))
-        print(f"{name:<20} {reference:<11} {base:>8.3f}{unit} "
-              f"{patched:>8.3f}{unit} {patched / base:>6.3f} {runs:>5}",
-              flush=True)
+        report(name, reference, unit, base, patched,
+               ratio_interval(*samples), runs)
 
     if not args.names or "exit-loops-1000" in args.names:
         name = "exit-loops-1000-rss"
@@ -146,8 +166,8 @@ def main():
                             patched_median=round(patched, 1),
                             unit="MiB", ratio=round(patched / base, 3),
                             runs=runs))
-        print(f"{name:<20} {'workaround':<11} {base:>7.1f}MiB "
-              f"{patched:>7.1f}MiB {patched / base:>6.3f} {runs:>5}")
+        report(name, "workaround", "MiB", base, patched,
+               ratio_interval(*samples), runs)
 
     if args.out:
         with open(args.out, "w") as f:

@@ -43,8 +43,8 @@ class BackgroundThread(threading.Thread):
     """
 
     # Which thread touches what: _state, _loop and _pending are guarded by
-    # _lock, which is held only for bookkeeping.  _main_task is set and used
-    # in the thread itself.
+    # _lock, which is held only for bookkeeping.  _main_task is set with the
+    # RUNNING state and cleared after it, in the thread itself.
 
     def __init__(self, group=None, task_target=None, name=None, args=(),
                  kwargs=None, *, loop_factory=None, debug=None):
@@ -151,11 +151,6 @@ class BackgroundThread(threading.Thread):
         coro.close()
         future.cancel()
 
-    def _cancel_main_task(self):
-        # Called in the thread's loop.
-        if self._main_task is not None:
-            self._main_task.cancel()
-
     def terminate(self):
         """Ask the thread to stop, by cancelling its task.
 
@@ -170,9 +165,9 @@ class BackgroundThread(threading.Thread):
                 self._state = _State.TERMINATING
             elif state is _State.RUNNING:
                 self._state = _State.TERMINATING
-                # The loop cannot be closed while the lock is held and the
-                # state is RUNNING.
-                self._loop.call_soon_threadsafe(self._cancel_main_task)
+                # The loop cannot be closed, nor the task be forgotten,
+                # while the lock is held and the state is RUNNING.
+                self._loop.call_soon_threadsafe(self._main_task.cancel)
 
     def __terminate__(self):
         # Interpreter exit asks the thread to terminate; a subclass may
