@@ -62,6 +62,8 @@ class BackgroundThread(threading.Thread):
         self._main_task = None
         # (coro, future) pairs submitted before the loop runs.
         self._pending = []
+        # The tasks of run_coroutine_threadsafe(), used in the loop only.
+        self._tasks = set()
 
     @property
     def daemon(self):
@@ -134,7 +136,8 @@ class BackgroundThread(threading.Thread):
             self._discard(coro, future)
             return
         try:
-            futures._chain_future(tasks.ensure_future(coro), future)
+            task = tasks.ensure_future(coro)
+            futures._chain_future(task, future)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -143,6 +146,13 @@ class BackgroundThread(threading.Thread):
             coro.close()
             if future.set_running_or_notify_cancel():
                 future.set_exception(exc)
+        else:
+            # The loop only keeps weak references to its tasks: if the
+            # caller drops the future, the task must not be garbage
+            # collected while pending, but be cancelled when the thread
+            # terminates, with its cleanup run.
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _discard(coro, future):

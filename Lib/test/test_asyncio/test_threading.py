@@ -359,6 +359,28 @@ class BackgroundThreadTests(unittest.TestCase):
         threading_helper.join_thread(thread)
         self.check_refused(thread, 'is terminated')
 
+    def test_dropped_future_still_terminated(self):
+        # A call whose future the caller dropped is not garbage collected
+        # while pending: it is cancelled by terminate(), with its cleanup.
+        started = threading.Event()
+        cleanup = []
+
+        async def call():
+            started.set()
+            try:
+                await asyncio.get_running_loop().create_future()
+            finally:
+                await asyncio.sleep(0)
+                cleanup.append("finally")
+
+        thread = self.start()
+        thread.run_coroutine_threadsafe(call())
+        self.assertTrue(started.wait(TIMEOUT))
+        support.gc_collect()
+        thread.terminate()
+        threading_helper.join_thread(thread)
+        self.assertEqual(cleanup, ["finally"])
+
     def test_pending_futures_cancelled_on_terminate(self):
         thread = self.start()
         started = threading.Event()
