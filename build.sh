@@ -29,6 +29,13 @@
 #                   interleaved pairs, print a table and write
 #                   build/bench/results.json (not part of CI: it takes
 #                   minutes; OPTIONS: --runs-factor F scales the pairs).
+#   stress [--runs N] [--seed S] [--jobs J] [--timeout T]
+#                   the shutdown torture suite (stress/): N randomized
+#                   interpreter exits (default 1000) from seed S, each in a
+#                   fresh process; prints failing seeds, then
+#                   "stress: N passed, N failed".  Details of failures go to
+#                   build/default/stress-failures/ (build/ft/ with
+#                   --disable-gil).  --seed S --runs 1 replays one seed.
 #   selftest        check the pipeline itself: the export applied with git am
 #                   to the pristine release reproduces the build tree, and
 #                   refresh of an unchanged tree changes nothing.
@@ -533,6 +540,16 @@ cmd_docs() {
     say "documentation: build/src/Doc/build/html/index.html"
 }
 
+# stress [OPTIONS]: stress/run.py on the interpreter of this variant.
+cmd_stress() {
+    local py obj
+    py=$(python_link)
+    obj=$(variant_dir)
+    [[ -x $py ]] || die "no ${py##*/}: run ./build.sh first"
+    rm -rf "$obj/stress-failures"
+    python3 "$ROOT/stress/run.py" --python "$py" --failures "$obj/stress-failures" "$@"
+}
+
 # bench [NAME...]: release builds of the unpatched release (build/bench/base,
 # from a clean export of the base tag) and of the patched tree
 # (build/release), then bench/run.py.
@@ -612,6 +629,7 @@ main() {
         docs) cmd_docs "$@" ;;
         check) cmd_check "$@" ;;
         bench) cmd_bench "$@" ;;
+        stress) cmd_stress "$@" ;;
         deps) cmd_deps "$@" ;;
         help) usage ;;
         *) usage >&2; die "unknown command: $cmd" ;;

@@ -1,0 +1,232 @@
+"""The shutdown torture suite: many randomized interpreter exits.
+
+usage: python3 run.py --python PYTHON [--runs N] [--seed S] [--jobs J]
+                      [--timeout SECONDS] [--failures DIR]
+
+Run i executes scenario.py with the seed S + i in a fresh process, lets the
+process exit, and checks what it logged and printed.  A run fails on a hang
+(timeout: the process gets SIGABRT first, so that faulthandler shows where
+every thread was), a death by signal, a nonzero exit status, an actor whose
+cleanup did not complete, a termination request lost or made twice, or
+output other than the tracebacks the scenario asked for.
+
+In about one run in seven, SIGINT is sent at a random moment during
+interpreter exit (once interpreter exit has asked the first thread to
+terminate), and sometimes a second one.  Those runs must still exit without
+a crash, and no thread may be asked twice; as documented, a Ctrl-C during
+exit stops the wait for the threads, so their cleanup may be cut short.
+
+Prints one line per failing seed, then "stress: N passed, N failed".
+"""
+
+import argparse
+import concurrent.futures
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+
+SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "scenario.py")
+ENV = {key: value for key, value in os.environ.items()
+       if not key.startswith("PYTHON")}
+
+
+class Failure(Exception):
+    pass
+
+
+# The lines of the tracebacks a run may print.  Reports from several
+# threads may interleave line by line (sys.unraisablehook writes a report in
+# pieces), so the output is checked line by line, not block by block.
+TRACEBACK_LINE = re.compile(
+    r"Traceback \(most recent call last\):$"
+    r"|  File .*"
+    r"|    .*"
+    r"|Exception ignored in: <bound method Thread\.__terminate__ of .*>$")
+SIGINT_LINE = re.compile(
+    r"KeyboardInterrupt: ?$"
+    r"|Exception ignored on threading shutdown:$"
+    r"|Exception ignored in sys\.unraisablehook: .*"
+    r"|Exception ignored in: .*")
+
+
+def check_output(stderr, sigint, raises):
+    """Every traceback in stderr must be one the scenario asked for: the
+    callbacks that raised on purpose and, after SIGINT, KeyboardInterrupt."""
+    reported = 0
+    for line in stderr.splitlines():
+        if line.startswith("RuntimeError: stress-raise "):
+            reported += 1
+        elif not (TRACEBACK_LINE.match(line)
+                  or sigint and SIGINT_LINE.match(line)):
+            raise Failure(f"unexpected output: {line!r}")
+    # SIGINT may interrupt a report.
+    if reported > raises or not sigint and reported != raises:
+        raise Failure(f"{raises} callbacks raised, {reported} were reported")
+
+
+def check_log(text, sigint):
+    plans = {}
+    events = defaultdict(Counter)
+    raises = 0
+    for line in text.splitlines():
+        event, *words = line.split()
+        if event == "plan":
+            name, kind, *options = words
+            plans[name] = (kind, dict(o.split("=") for o in options))
+        elif words:
+            events[words[0]][event] += 1
+            if event == "raise":
+                raises += 1
+        else:
+            events[None][event] += 1
+
+    for name, (kind, options) in plans.items():
+        seen = events[name]
+        if seen["term"] > 1:
+            raise Failure(f"{name} asked to terminate {seen['term']} times")
+        if sigint:
+            continue  # the wait was interrupted: cleanup may be cut short
+        if kind == "plain":
+            # Runs until asked: asked exactly once, at exit.
+            if seen["term"] != 1:
+                raise Failure(f"{name}: termination request lost")
+            if options["daemon"] == "0" and not seen["end"]:
+                raise Failure(f"{name}: cleanup did not complete")
+        elif kind == "short":
+            if not seen["end"]:
+                raise Failure(f"{name}: did not complete")
+        elif kind == "bg":
+            if options["when"] in ("running", "own-loop") and not seen["start"]:
+                raise Failure(f"{name}: task did not start")
+            if options["when"] == "before-start" and seen["start"]:
+                raise Failure(f"{name}: task started after terminate()")
+            if seen["start"]:
+                if seen["term"] != 1:
+                    raise Failure(f"{name}: task not cancelled")
+                if not seen["cleanup"]:
+                    raise Failure(f"{name}: cleanup did not complete")
+                if options["to_thread"] == "1" and not seen["to-thread"]:
+                    raise Failure(f"{name}: to_thread() cleanup did not run")
+        elif kind == "call":
+            if seen["start"] and not seen["cleanup"]:
+                raise Failure(f"{name}: call cleanup did not complete")
+        elif kind == "fork":
+            if not seen["child"] or seen["child-exit"] != 1:
+                raise Failure(f"{name}: fork child failed")
+        elif kind == "portal":
+            pass
+    for name, seen in events.items():
+        if seen["child-exit"] and not any(
+                line == f"child-exit {name} 0" for line in text.splitlines()):
+            raise Failure(f"{name}: fork child exited with an error")
+        if seen["child-error"]:
+            raise Failure(f"{name}: fork child failed")
+    if not events[None]["main-done"]:
+        raise Failure("the main module did not complete")
+    return raises
+
+
+def run_one(python, seed, timeout, failures):
+    rng = random.Random(f"sigint {seed}")
+    sigints = 0
+    if rng.random() < 0.15:
+        sigints = 2 if rng.random() < 0.3 else 1
+    with tempfile.NamedTemporaryFile("w+", prefix="stress-",
+                                     suffix=".log") as logfile:
+        proc = subprocess.Popen(
+            [python, "-X", "faulthandler", SCENARIO, str(seed), logfile.name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        deadline = time.monotonic() + timeout
+        stderr = b""
+        try:
+            if sigints:
+                # "exiting" is written when interpreter exit asks the first
+                # thread to terminate.
+                line = proc.stdout.readline()
+                if line == b"exiting\n":
+                    for _ in range(sigints):
+                        time.sleep(rng.choice([0, 0.0005, 0.002, 0.01, 0.05]))
+                        proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(
+                timeout=max(1, deadline - time.monotonic()))
+            stderr = stderr.decode(errors="replace")
+            logfile.seek(0)
+            log = logfile.read()
+            if proc.returncode < 0:
+                sig = signal.Signals(-proc.returncode).name
+                if not (sigints and sig == "SIGINT"):
+                    raise Failure(f"killed by {sig}")
+            elif proc.returncode:
+                raise Failure(f"exit status {proc.returncode}")
+            raises = check_log(log, sigints)
+            check_output(stderr, sigints, raises)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler dumps the threads
+            try:
+                _, stderr = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, stderr = proc.communicate()
+            stderr = stderr.decode(errors="replace")
+            logfile.seek(0)
+            log = logfile.read()
+            reason = f"hang (timeout {timeout} s)"
+        except Failure as exc:
+            reason = str(exc)
+        else:
+            return None
+    if sigints:
+        reason += f" [{sigints} SIGINT]"
+    if failures:
+        os.makedirs(failures, exist_ok=True)
+        with open(os.path.join(failures, f"{seed}.txt"), "w") as f:
+            f.write(f"seed {seed}: {reason}\n\n--- log\n{log}\n"
+                    f"--- stderr\n{stderr}\n")
+    return reason
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--python", required=True)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first run (default 0)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--failures", help="write failure details here")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    # Children must start with SIGINT at its default disposition, which
+    # exec() gives them only if this process does not ignore it (as a
+    # shell's background job does).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    passed = failed = 0
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as executor:
+        seeds = range(args.seed, args.seed + args.runs)
+        for seed, reason in zip(seeds, executor.map(
+                lambda seed: run_one(args.python, seed, args.timeout,
+                                     args.failures), seeds)):
+            if reason is None:
+                passed += 1
+            else:
+                failed += 1
+                print(f"FAIL seed {seed}: {reason}", flush=True)
+    elapsed = time.monotonic() - start
+    print(f"stress: {passed} passed, {failed} failed "
+          f"({elapsed:.0f} s, {args.python})", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
