@@ -51,9 +51,8 @@ TRACEBACK_LINE = re.compile(
     r"|Exception ignored in: <bound method Thread\.__terminate__ of .*>$")
 SIGINT_LINE = re.compile(
     r"KeyboardInterrupt: ?$"
-    r"|Exception ignored on threading shutdown:$"
-    r"|Exception ignored in sys\.unraisablehook: .*"
-    r"|Exception ignored in: .*")
+    r"|Exception ignored (on threading shutdown|in atexit callback"
+    r"|in sys\.unraisablehook|in: ).*")
 
 
 def check_output(stderr, sigint, raises):
