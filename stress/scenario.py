@@ -37,6 +37,16 @@ def log(*words):
     os.write(log_fd, (" ".join(map(str, words)) + "\n").encode())
 
 
+def unraisablehook(unraisable):
+    # One write per report: the default hook writes a report in pieces,
+    # which interleave when threads report at the same time.
+    exc = unraisable.exc_value
+    os.write(2, f"unraisable {type(exc).__name__}: {exc}\n".encode())
+
+
+sys.unraisablehook = unraisablehook
+
+
 def new_name(kind):
     return f"{kind}{next(names)}"
 
