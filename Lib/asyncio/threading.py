@@ -193,7 +193,8 @@ class BackgroundThread(threading.Thread):
         still pending when the thread ends are cancelled.
         """
         if not coroutines.iscoroutine(coro):
-            raise TypeError('A coroutine object is required')
+            raise TypeError(f"coro must be a coroutine object, "
+                            f"not {type(coro).__name__}")
         future = concurrent.futures.Future()
         with self._lock:
             state = self._state

@@ -330,7 +330,8 @@ class BackgroundThreadTests(unittest.TestCase):
 
     def test_run_coroutine_threadsafe_requires_coroutine(self):
         thread = self.start()
-        with self.assertRaisesRegex(TypeError, 'coroutine object is required'):
+        with self.assertRaisesRegex(
+                TypeError, '^coro must be a coroutine object, not function$'):
             thread.run_coroutine_threadsafe(asyncio.sleep)
 
     def check_refused(self, thread, message):
