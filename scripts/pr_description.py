@@ -4,7 +4,7 @@ usage: python3 scripts/pr_description.py ROOT >dist/PR.md
 
 Fills scripts/PR.md.in with the patches in ROOT/dist (subject, body,
 diffstat), the new tests (from the prepared tree build/src), and the latest
-benchmark table (ROOT/build/bench/results.json) if there is one.
+benchmark table (ROOT/build/bench/results.json, else ROOT/bench/results.json).
 """
 
 import ast
@@ -56,8 +56,10 @@ def tests(tree):
     return '\n'.join(out)
 
 
-def bench(results):
-    if not results.exists():
+def bench(*candidates):
+    # The latest local run, else the one recorded in bench/results.json.
+    results = next((c for c in candidates if c.exists()), None)
+    if results is None:
         return 'Not measured yet (`./build.sh bench`).'
     rows = ['| benchmark | reference | baseline | patched | ratio |',
             '|---|---|---|---|---|']
@@ -75,7 +77,8 @@ def main(root):
     text = (template
             .replace('@CHANGES@', changes(root / 'dist'))
             .replace('@TESTS@', tests(root / 'build' / 'src'))
-            .replace('@BENCH@', bench(root / 'build' / 'bench' / 'results.json')))
+            .replace('@BENCH@', bench(root / 'build' / 'bench' / 'results.json',
+                                   root / 'bench' / 'results.json')))
     sys.stdout.write(text)
 
 
