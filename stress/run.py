@@ -41,10 +41,14 @@ class Failure(Exception):
     pass
 
 
-# scenario.py reports unraisable exceptions in one line each.  After SIGINT,
-# KeyboardInterrupt may also interrupt a report, or come out as a traceback.
+# scenario.py reports unraisable exceptions in one line each, "unraisable
+# TYPE: MESSAGE [WHERE]".  After SIGINT, KeyboardInterrupt may be reported
+# from anywhere, or interrupt a report, or come out as a traceback; and an
+# atexit function may fail in other ways, for KeyboardInterrupt interrupted
+# its "with lock:" block (logging.shutdown() does that, with an RLock).
 SIGINT_LINE = re.compile(
-    r"unraisable KeyboardInterrupt: $"
+    r"unraisable KeyboardInterrupt: "
+    r"|unraisable \w+: .* \[Exception ignored in atexit callback .*\]$"
     r"|KeyboardInterrupt: ?$"
     r"|Traceback \(most recent call last\):$"
     r"|  File .*"

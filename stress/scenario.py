@@ -48,7 +48,10 @@ def unraisablehook(unraisable):
     # One write per report: the default hook writes a report in pieces,
     # which interleave when threads report at the same time.
     exc = unraisable.exc_value
-    os.write(2, f"unraisable {type(exc).__name__}: {exc}\n".encode())
+    where = (unraisable.err_msg
+             or f"Exception ignored in: {unraisable.object!r}")
+    os.write(2, f"unraisable {type(exc).__name__}: {exc} [{where}]\n"
+                .encode())
 
 
 sys.unraisablehook = unraisablehook
