@@ -50,6 +50,10 @@ class BackgroundThread(threading.Thread):
                  kwargs=None, *, loop_factory=None, debug=None):
         if task_target is not None and not callable(task_target):
             raise TypeError("task_target must be callable or None")
+        # Checked here rather than when the thread starts its runner, where
+        # the error would only reach threading.excepthook.
+        if loop_factory is not None and not callable(loop_factory):
+            raise TypeError("loop_factory must be callable or None")
         # task_target is kept as Thread's target, which also gives the
         # thread its default name.
         super().__init__(group=group, target=task_target, name=name,

@@ -242,6 +242,11 @@ class BackgroundThreadTests(unittest.TestCase):
                                     r'^task_target must be callable or None$'):
             asyncio.threading.BackgroundThread(task_target=42)
 
+    def test_loop_factory_must_be_callable(self):
+        with self.assertRaisesRegex(TypeError,
+                                    r'^loop_factory must be callable or None$'):
+            asyncio.threading.BackgroundThread(loop_factory=42)
+
     def test_task_target_must_return_awaitable(self):
         with threading_helper.catch_threading_exception() as cm:
             thread = self.start(task_target=lambda: 42)
