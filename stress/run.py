@@ -141,7 +141,10 @@ def run_one(python, seed, timeout, failures):
                                      suffix=".log") as logfile:
         proc = subprocess.Popen(
             [python, "-X", "faulthandler", SCENARIO, str(seed), logfile.name],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+            # Its own process group: a hung fork child, which holds the
+            # pipes too, is signalled with it.
+            start_new_session=True)
         deadline = time.monotonic() + timeout
         stderr = b""
         try:
@@ -167,11 +170,12 @@ def run_one(python, seed, timeout, failures):
             raises = check_log(log, sigints)
             check_output(stderr, sigints, raises)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)  # faulthandler dumps the threads
+            # faulthandler dumps the threads.
+            os.killpg(proc.pid, signal.SIGABRT)
             try:
                 _, stderr = proc.communicate(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 _, stderr = proc.communicate()
             stderr = stderr.decode(errors="replace")
             logfile.seek(0)

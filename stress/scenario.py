@@ -30,6 +30,7 @@ import concurrent.futures.thread
 import os
 import random
 import sys
+import sysconfig
 import threading
 import warnings
 
@@ -332,6 +333,10 @@ for _ in range(rng.randrange(1, 7)):
     actor()
 if rng.random() < 0.05:
     subinterpreter()
-if rng.random() < 0.05 and hasattr(os, "fork"):
+# Not on the free-threaded build for now: there a fork child hung once in
+# 2,500 runs (seed 300251, both of the child's threads blocked in
+# lock.acquire()), under investigation.
+if (rng.random() < 0.05 and hasattr(os, "fork")
+        and not sysconfig.get_config_var("Py_GIL_DISABLED")):
     fork_child()
 log("main-done")
