@@ -141,7 +141,6 @@ class BackgroundThread(threading.Thread):
             return
         try:
             task = tasks.ensure_future(coro)
-            futures._chain_future(task, future)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -150,13 +149,27 @@ class BackgroundThread(threading.Thread):
             coro.close()
             if future.set_running_or_notify_cancel():
                 future.set_exception(exc)
-        else:
-            # The loop only keeps weak references to its tasks: if the
-            # caller drops the future, the task must not be garbage
-            # collected while pending, but be cancelled when the thread
-            # terminates, with its cleanup run.
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            return
+        # The loop only keeps weak references to its tasks: if the caller
+        # drops the future, the task must not be garbage collected while
+        # pending, but be cancelled when the thread terminates, with its
+        # cleanup run.  So the thread keeps the task until it is done.
+        # This chains the task and the future as futures._chain_future()
+        # does, but lets the task go in the same done callback: one loop
+        # callback per call, as for asyncio.run_coroutine_threadsafe().
+        self._tasks.add(task)
+        loop = task.get_loop()
+
+        def task_done(task):
+            self._tasks.discard(task)
+            futures._set_concurrent_future_state(future, task)
+
+        def future_done(future):
+            if future.cancelled():
+                loop.call_soon_threadsafe(task.cancel)
+
+        future.add_done_callback(future_done)
+        task.add_done_callback(task_done)
 
     @staticmethod
     def _discard(coro, future):
