@@ -45,10 +45,14 @@ class Failure(Exception):
 # TYPE: MESSAGE [WHERE]".  After SIGINT, KeyboardInterrupt may be reported
 # from anywhere, or interrupt a report, or come out as a traceback; and an
 # atexit function may fail in other ways, for KeyboardInterrupt interrupted
-# its "with lock:" block (logging.shutdown() does that, with an RLock).
+# its "with lock:" block (logging.shutdown() does that, with an RLock).  So
+# may a terminate callback: scenario.py marks such reports "(after
+# KeyboardInterrupt)" (seed 5008751: "release unlocked lock" in the
+# Event.wait() of a Thread.start() called by the callback).
 SIGINT_LINE = re.compile(
     r"unraisable KeyboardInterrupt: "
     r"|unraisable \w+: .* \[Exception ignored in atexit callback .*\]$"
+    r"|unraisable \w+: .* \(after KeyboardInterrupt\) \[.*\]$"
     r"|KeyboardInterrupt: ?$"
     r"|Traceback \(most recent call last\):$"
     r"|  File .*"
