@@ -62,10 +62,8 @@ def unraisablehook(unraisable):
     # Ctrl-C can break a "with lock:" block in a callback (upstream: "with"
     # is not atomic with respect to signals), which then fails otherwise,
     # for instance "release unlocked lock" in Event.wait(): say so.
-    context = exc.__context__
-    while context is not None and not isinstance(context, KeyboardInterrupt):
-        context = context.__context__
-    after = " (after KeyboardInterrupt)" if context is not None else ""
+    interrupted = threading._keyboard_interrupt(exc.__context__)
+    after = " (after KeyboardInterrupt)" if interrupted is not None else ""
     os.write(2, f"unraisable {type(exc).__name__}: {exc}{after} [{where}]\n"
                 .encode())
 
