@@ -84,6 +84,14 @@ def ratio_interval(baseline, patched, resamples=2000):
     return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
 
 
+def abba(i, pair):
+    """The two items of pair in the order of run i of an ABBA sequence:
+    whichever side runs second (with warmer caches, or right after the
+    other's exit) alternates."""
+    pair = list(pair)
+    return pair if i % 2 == 0 else pair[::-1]
+
+
 def report(name, reference, unit, base, patched, interval, runs):
     low, high = interval
     print(f"{name:<24} {reference:<17} {base:>10.3f} {patched:>10.3f} "
@@ -144,10 +152,7 @@ def main():
             run_once([pythons[side[0]], *side[1]])
         samples = ([], [])
         for i in range(runs):
-            # ABBA order: whichever side runs second in a pair (with warmer
-            # caches, or right after the other's exit) alternates.
-            pairs = list(zip((a, b), samples))
-            for side, values in pairs if i % 2 == 0 else reversed(pairs):
+            for side, values in abba(i, zip((a, b), samples)):
                 wall, out = run_once([pythons[side[0]], *side[1]])
                 values.append(wall if kind == "wall" else float(out))
         base = statistics.median(samples[0]) * SCALE[unit]
@@ -165,8 +170,8 @@ def main():
         runs = max(3, round(10 * args.runs_factor))
         samples = ([], [])
         for i in range(runs):
-            pairs = list(zip(("workaround", "background"), samples))
-            for variant, values in pairs if i % 2 == 0 else reversed(pairs):
+            for variant, values in abba(i, zip(("workaround", "background"),
+                                               samples)):
                 values.append(peak_rss([args.patched, case("exit_loops.py"),
                                         "1000", variant]) / 1024)
         base = statistics.median(samples[0])
