@@ -38,13 +38,18 @@ class BackgroundThread(threading.Thread):
     terminate() cancels the task; the thread then ends once the task's
     cleanup has run and the loop is closed.  The interpreter calls it at
     exit (it is the thread's __terminate__() method), so a BackgroundThread
-    never keeps the program from exiting, although it is never a daemon
-    thread.
+    lets the program exit, although it is never a daemon thread, unless its
+    task goes on after the cancellation or waits for a blocking call in an
+    executor.
     """
 
-    # Which thread touches what: _state, _loop and _pending are guarded by
-    # _lock, which is held only for bookkeeping.  _main_task is set with the
-    # RUNNING state and cleared after it, in the thread itself.
+    # Which thread touches what: _state, _loop and _calls are guarded by
+    # _lock, which is held only to read and write them.  Nothing under it
+    # can run Python code, so that terminate() and run_coroutine_threadsafe()
+    # can be called at any moment from signal handlers and finalizers, which
+    # run between any two bytecodes: other threads never wait on it for
+    # long, and it is reentrant for a call that interrupts its own thread
+    # inside it.  _main_task and _tasks are used in the loop only.
 
     def __init__(self, group=None, task_target=None, name=None, args=(),
                  kwargs=None, *, loop_factory=None, debug=None):
@@ -60,12 +65,14 @@ class BackgroundThread(threading.Thread):
                          args=args, kwargs=kwargs, daemon=False)
         self._loop_factory = loop_factory
         self._debug = debug
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._state = _State.CREATED
+        # The loop, while the main task runs.
         self._loop = None
         self._main_task = None
-        # (coro, future) pairs submitted before the loop runs.
-        self._pending = []
+        # {future: coro} of the run_coroutine_threadsafe() calls not started
+        # in the loop yet; run() discards those left when it ends.
+        self._calls = {}
         # The tasks of run_coroutine_threadsafe(), used in the loop only.
         self._tasks = set()
 
@@ -88,29 +95,33 @@ class BackgroundThread(threading.Thread):
                                     loop_factory=self._loop_factory) as runner:
                     runner.run(self._run_main_task())
         finally:
+            calls = {}
             with self._lock:
                 self._state = _State.FINISHED
-                pending, self._pending = self._pending, []
-            for coro, future in pending:
+                calls, self._calls = self._calls, calls
+            for future, coro in calls.items():
                 self._discard(coro, future)
             # Avoid a refcycle if the task refers to the thread, as
             # Thread.run() does.
             del self._target, self._args, self._kwargs
 
     async def _run_main_task(self):
+        loop = events.get_running_loop()
+        self._main_task = tasks.current_task()
+        calls = {}
         with self._lock:
             if self._state is _State.TERMINATING:
                 # Terminated before the loop ran: never start the task.
                 return
-            self._loop = events.get_running_loop()
-            self._main_task = tasks.current_task()
             self._state = _State.RUNNING
-            pending, self._pending = self._pending, []
+            self._loop = loop
+            calls, self._calls = self._calls, calls
         try:
-            for coro, future in pending:
-                self._schedule(coro, future)
+            for future, coro in calls.items():
+                self._start_call(coro, future)
+            del calls
             if self._target is None:
-                await self._loop.create_future()  # until terminated
+                await loop.create_future()  # until terminated
             else:
                 awaitable = self._target(*self._args, **self._kwargs)
                 if not inspect.isawaitable(awaitable):
@@ -133,12 +144,26 @@ class BackgroundThread(threading.Thread):
             # calls that (at exit, once per BackgroundThread).
             self._main_task = None
 
-    def _schedule(self, coro, future):
-        # Called in the thread's loop.
-        if self._state is _State.FINISHED:
+    def _cancel_main_task(self):
+        # Called in the loop for each terminate() call: cancel only once,
+        # so that the task's cleanup is not interrupted in turn.
+        task, self._main_task = self._main_task, None
+        if task is not None:
+            task.cancel()
+
+    def _schedule(self, future):
+        # Called in the loop, for a call submitted while it runs.
+        with self._lock:
+            coro = self._calls.pop(future)
+            finished = self._state is _State.FINISHED
+        if finished:
             # Submitted while running, but arrived after the main task.
             self._discard(coro, future)
-            return
+        else:
+            self._start_call(coro, future)
+
+    def _start_call(self, coro, future):
+        # Called in the loop.
         try:
             task = tasks.ensure_future(coro)
         except (SystemExit, KeyboardInterrupt):
@@ -166,7 +191,7 @@ class BackgroundThread(threading.Thread):
 
         def future_done(future):
             if future.cancelled():
-                loop.call_soon_threadsafe(task.cancel)
+                self._call_soon_threadsafe(loop, task.cancel)
 
         future.add_done_callback(future_done)
         task.add_done_callback(task_done)
@@ -184,22 +209,42 @@ class BackgroundThread(threading.Thread):
         Thread-safe, idempotent and non-blocking: call join() to wait for
         the end of the thread.  If the loop is not running yet, the task is
         never started.  This is also the thread's __terminate__() method,
-        called at interpreter exit.
+        called at interpreter exit.  It may be called from a signal handler
+        or a finalizer.
         """
         with self._lock:
-            state = self._state
-            if state is _State.CREATED:
-                self._state = _State.TERMINATING
-            elif state is _State.RUNNING:
-                self._state = _State.TERMINATING
-                # The loop cannot be closed, nor the task be forgotten,
-                # while the lock is held and the state is RUNNING.
-                self._loop.call_soon_threadsafe(self._main_task.cancel)
+            if self._state is _State.FINISHED:
+                return
+            self._state = _State.TERMINATING
+            loop = self._loop
+        if loop is not None:
+            # On every call: one interrupted (by Ctrl-C) after the state
+            # changed is completed by the next, for instance at exit.
+            self._call_soon_threadsafe(loop, self._cancel_main_task)
 
     def __terminate__(self):
         # Interpreter exit asks the thread to terminate; a subclass may
         # extend terminate().
         self.terminate()
+
+    @staticmethod
+    def _call_soon_threadsafe(loop, callback, *args):
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            # The main task has just ended and the runner closed the loop.
+            if not loop.is_closed():
+                raise
+
+    def _after_fork(self, new_ident=None):
+        super()._after_fork(new_ident)
+        # Another thread of the parent may have held the lock.
+        self._lock = threading.RLock()
+        if new_ident is None and self._ident is not None:
+            # The parent's thread, which does not run in the child: refuse
+            # calls at once, they would never complete.
+            self._state = _State.FINISHED
+            self._loop = None
 
     def run_coroutine_threadsafe(self, coro):
         """Submit a coroutine object to the thread's event loop.
@@ -215,14 +260,18 @@ class BackgroundThread(threading.Thread):
         future = concurrent.futures.Future()
         with self._lock:
             state = self._state
-            if state is _State.CREATED and self.ident is not None:
-                # Started, but the loop is not running yet.
-                self._pending.append((coro, future))
-                return future
-            if state is _State.RUNNING:
-                self._loop.call_soon_threadsafe(self._schedule, coro, future)
-                return future
-        coro.close()
-        if state is _State.CREATED:
-            raise RuntimeError(f"{self!r} is not started")
-        raise RuntimeError(f"{self!r} is terminated")
+            loop = self._loop
+            # Before the loop runs, the calls wait in _calls for it.
+            accepted = (state is _State.RUNNING
+                        or state is _State.CREATED and self._ident is not None)
+            if accepted:
+                self._calls[future] = coro
+        if not accepted:
+            coro.close()
+            if state is _State.CREATED:
+                raise RuntimeError(f"{self!r} is not started")
+            raise RuntimeError(f"{self!r} is terminated")
+        if loop is not None:
+            # If the loop has closed meanwhile, run() cancels the future.
+            self._call_soon_threadsafe(loop, self._schedule, future)
+        return future

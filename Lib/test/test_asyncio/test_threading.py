@@ -3,14 +3,16 @@
 import asyncio
 import asyncio.threading
 import concurrent.futures
+import gc
 import inspect
 import os
 import textwrap
 import threading
 import unittest
+import warnings
 import weakref
 from test import support
-from test.support import threading_helper
+from test.support import import_helper, threading_helper
 from test.support.script_helper import assert_python_ok
 
 threading_helper.requires_working_threading(module=True)
@@ -276,6 +278,7 @@ class BackgroundThreadTests(unittest.TestCase):
         creator.start()
         threading_helper.join_thread(creator)
         self.assertFalse(threads[0].daemon)
+        self.assertNotIn("daemon", repr(threads[0]))
 
     def test_loop_factory_and_debug(self):
         created = []
@@ -399,6 +402,119 @@ class BackgroundThreadTests(unittest.TestCase):
             future.result(TIMEOUT)
         threading_helper.join_thread(thread)
         self.assertEqual(cleanup, ["finally"])
+
+    def test_cancelled_future_cancels_task(self):
+        # Cancelling the future of a call cancels its task, whose cleanup
+        # runs.
+        thread = self.start()
+        started = threading.Event()
+        cleanup = []
+        future = thread.run_coroutine_threadsafe(
+            wait_forever(started, cleanup))
+        self.assertTrue(started.wait(TIMEOUT))
+        self.assertTrue(future.cancel())
+        thread.run_coroutine_threadsafe(asyncio.sleep(0)).result(TIMEOUT)
+        for _ in support.sleeping_retry(TIMEOUT):
+            if cleanup:
+                break
+        self.assertEqual(cleanup, ["finally"])
+
+    def test_call_arriving_after_task_returned_is_cancelled(self):
+        # A call accepted while the task runs but reaching the loop after it
+        # returned never starts: the loop is closing.
+        futures = []
+        ran = []
+
+        async def call():
+            ran.append(True)
+
+        async def main():
+            futures.append(thread.run_coroutine_threadsafe(call()))
+
+        thread = self.start(task_target=main)
+        threading_helper.join_thread(thread)
+        with self.assertRaises(concurrent.futures.CancelledError):
+            futures[0].result(TIMEOUT)
+        self.assertEqual(ran, [])
+
+    def test_call_before_loop_runs_cancelled_if_terminated(self):
+        # Terminated after the call was accepted but before the loop runs:
+        # the call never runs and its future is cancelled.
+        creating = threading.Event()
+        release = threading.Event()
+
+        def loop_factory():
+            creating.set()
+            release.wait(TIMEOUT)
+            return asyncio.EventLoop()
+
+        thread = self.start(loop_factory=loop_factory)
+        self.assertTrue(creating.wait(TIMEOUT))
+        ran = []
+
+        async def call():
+            ran.append(True)
+
+        future = thread.run_coroutine_threadsafe(call())
+        thread.terminate()
+        release.set()
+        with self.assertRaises(concurrent.futures.CancelledError):
+            future.result(TIMEOUT)
+        threading_helper.join_thread(thread)
+        self.assertEqual(ran, [])
+
+    def test_terminate_interrupted_is_completed_by_next_call(self):
+        # Ctrl-C landing in terminate() after the state changed but before
+        # the request reached the loop: the next terminate() completes it.
+        class Loop(asyncio.EventLoop):
+            interrupt = False
+
+            def call_soon_threadsafe(self, *args, **kwargs):
+                if self.interrupt:
+                    self.interrupt = False
+                    raise KeyboardInterrupt
+                return super().call_soon_threadsafe(*args, **kwargs)
+
+        loops = []
+
+        def loop_factory():
+            loops.append(Loop())
+            return loops[0]
+
+        started = threading.Event()
+        cleanup = []
+        thread = self.start(task_target=wait_forever,
+                            args=(started, cleanup),
+                            loop_factory=loop_factory)
+        self.assertTrue(started.wait(TIMEOUT))
+        loops[0].interrupt = True
+        with self.assertRaises(KeyboardInterrupt):
+            thread.terminate()
+        thread.terminate()
+        threading_helper.join_thread(thread)
+        self.assertEqual(cleanup, ["finally"])
+
+    @support.requires_fork()
+    def test_fork_child_refuses_calls(self):
+        # In a child process the thread does not run: calls are refused at
+        # once instead of never completing.
+        thread = self.start()
+        thread.run_coroutine_threadsafe(asyncio.sleep(0)).result(TIMEOUT)
+        with warnings.catch_warnings():
+            # The child does not run the other threads of the parent.
+            warnings.simplefilter('ignore', DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                try:
+                    thread.run_coroutine_threadsafe(asyncio.sleep(0))
+                except RuntimeError:
+                    thread.terminate()
+                    status = 0
+            finally:
+                os._exit(status)
+        support.wait_process(pid, exitcode=0)
 
 
 @support.requires_subprocess()
@@ -538,6 +654,216 @@ class BackgroundThreadExitTests(unittest.TestCase):
         """)
         self.assertEqual(out, ["call cancelled"])
         self.assertEqual(err, "")
+
+    def test_thread_cleanup_uses_portal_started_before(self):
+        # The threading docs' worker pattern, whose jobs use a portal: the
+        # jobs still queued at exit are served, then the portal stops.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import queue
+            import threading
+
+            async def serve():
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    print("portal stopped")
+
+            portal = asyncio.threading.BackgroundThread(task_target=serve)
+            portal.start()
+
+            async def double(n):
+                await asyncio.sleep(0)
+                return 2 * n
+
+            jobs = queue.Queue()
+            exiting = threading.Event()
+
+            def work():
+                exiting.wait(TIMEOUT)
+                while (n := jobs.get()) is not None:
+                    future = portal.run_coroutine_threadsafe(double(n))
+                    print(future.result(TIMEOUT))
+
+            def terminate():
+                jobs.put(None)
+                exiting.set()
+
+            threading.Thread(target=work, terminate=terminate).start()
+            for n in range(3):
+                jobs.put(n)
+        """)
+        self.assertEqual(out, ["0", "2", "4", "portal stopped"])
+        self.assertEqual(err, "")
+
+    def test_portal_created_during_exit_serves_its_creator(self):
+        # A client created lazily by a thread's cleanup during exit serves
+        # that cleanup, and is terminated once the thread has ended.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            stop = threading.Event()
+
+            async def serve():
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    print("portal stopped")
+
+            async def hello():
+                return "served"
+
+            def run():
+                stop.wait(TIMEOUT)
+                portal = asyncio.threading.BackgroundThread(task_target=serve)
+                portal.start()
+                print(portal.run_coroutine_threadsafe(hello()).result(TIMEOUT))
+
+            threading.Thread(target=run, terminate=stop.set).start()
+        """)
+        self.assertEqual(out, ["served", "portal stopped"])
+        self.assertEqual(err, "")
+
+    def test_thread_started_by_atexit_function(self):
+        # An atexit function may run a BackgroundThread to its end.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import atexit
+
+            async def main():
+                await asyncio.sleep(0)
+                print("work done")
+
+            def run():
+                thread = asyncio.threading.BackgroundThread(task_target=main)
+                thread.start()
+                thread.join()
+
+            atexit.register(run)
+            asyncio.threading.BackgroundThread().start()
+        """)
+        self.assertEqual(out, ["work done"])
+        self.assertEqual(err, "")
+
+    def test_terminate_from_signal_handler(self):
+        # A signal handler runs between any two bytecodes of the main thread,
+        # here while it submits calls, and terminates the thread.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import signal
+
+            async def noop():
+                pass
+
+            portal = asyncio.threading.BackgroundThread()
+            portal.start()
+            handled = 0
+
+            def handler(*args):
+                global handled
+                handled += 1
+                if handled < 100:
+                    portal.run_coroutine_threadsafe(noop()).result()
+                else:
+                    portal.terminate()
+
+            signal.signal(signal.SIGALRM, handler)
+            signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+            try:
+                while True:
+                    portal.run_coroutine_threadsafe(noop())
+            except RuntimeError:
+                pass
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            portal.join()
+            print("terminated")
+        """)
+        self.assertEqual(out, ["terminated"])
+        self.assertEqual(err, "")
+
+    def test_terminate_from_finalizer(self):
+        # A finalizer (here run when the loop drops an object, as the garbage
+        # collector may run one at any allocation) terminates the thread in
+        # the middle of a call from the same thread, and of another
+        # terminate() call.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+
+            class Client:
+                def __del__(self):
+                    print("finalizer")
+                    portal.terminate()
+                    try:
+                        portal.run_coroutine_threadsafe(noop())
+                    except RuntimeError:
+                        print("refused")
+
+            class Loop(asyncio.EventLoop):
+                garbage = None
+
+                def call_soon_threadsafe(self, *args, **kwargs):
+                    self.garbage = None
+                    return super().call_soon_threadsafe(*args, **kwargs)
+
+            async def noop():
+                pass
+
+            loops = []
+
+            def loop_factory():
+                loops.append(Loop())
+                return loops[0]
+
+            portal = asyncio.threading.BackgroundThread(
+                loop_factory=loop_factory)
+            portal.start()
+            portal.run_coroutine_threadsafe(noop()).result()
+            loops[0].garbage = Client()
+            future = portal.run_coroutine_threadsafe(noop())
+            print("submitted")
+            portal.join()
+            # Accepted before the termination: run or cancelled.
+            print("done" if future.done() else "pending")
+        """)
+        self.assertEqual(out, ["finalizer", "refused", "submitted", "done"])
+        self.assertEqual(err, "")
+
+    @support.cpython_only
+    def test_destroyed_subinterpreter(self):
+        # Destroying a subinterpreter terminates its BackgroundThread, whose
+        # cleanup runs.
+        _interpreters = import_helper.import_module('_interpreters')
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        interp = _interpreters.create()
+        try:
+            excinfo = _interpreters.run_string(interp, textwrap.dedent(f"""
+                import asyncio
+                import asyncio.threading
+                import os
+
+                async def main():
+                    try:
+                        os.write({w}, b"started ")
+                        await asyncio.Event().wait()
+                    finally:
+                        await asyncio.sleep(0)
+                        os.write({w}, b"cleanup")
+
+                asyncio.threading.BackgroundThread(task_target=main).start()
+            """))
+            self.assertIsNone(excinfo)
+            self.assertEqual(os.read(r, 8), b"started ")
+        finally:
+            _interpreters.destroy(interp)
+        self.assertEqual(os.read(r, 100), b"cleanup")
 
     def test_recipe_sync_client(self):
         # The recipe of the documentation: a synchronous client which the
