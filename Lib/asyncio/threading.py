@@ -44,12 +44,13 @@ class BackgroundThread(threading.Thread):
     """
 
     # Which thread touches what: _state, _loop and _calls are guarded by
-    # _lock, which is held only to read and write them.  Nothing under it
-    # can run Python code, so that terminate() and run_coroutine_threadsafe()
-    # can be called at any moment from signal handlers and finalizers, which
-    # run between any two bytecodes: other threads never wait on it for
-    # long, and it is reentrant for a call that interrupts its own thread
-    # inside it.  _main_task and _tasks are used in the loop only.
+    # _lock, which is held only to read and write them, with neither a call
+    # nor a loop in between: signal handlers and the garbage collector's
+    # finalizers run after calls and at the start of functions and loop
+    # iterations, so they never run while their thread holds the lock, and
+    # may call terminate() and run_coroutine_threadsafe() at any moment.
+    # Nothing under the lock drops the last reference to an object either.
+    # _main_task and _tasks are used in the loop only.
 
     def __init__(self, group=None, task_target=None, name=None, args=(),
                  kwargs=None, *, loop_factory=None, debug=None):
@@ -65,7 +66,7 @@ class BackgroundThread(threading.Thread):
                          args=args, kwargs=kwargs, daemon=False)
         self._loop_factory = loop_factory
         self._debug = debug
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._state = _State.CREATED
         # The loop, while the main task runs.
         self._loop = None
@@ -154,7 +155,8 @@ class BackgroundThread(threading.Thread):
     def _schedule(self, future):
         # Called in the loop, for a call submitted while it runs.
         with self._lock:
-            coro = self._calls.pop(future)
+            coro = self._calls[future]
+            del self._calls[future]
             finished = self._state is _State.FINISHED
         if finished:
             # Submitted while running, but arrived after the main task.
@@ -239,7 +241,7 @@ class BackgroundThread(threading.Thread):
     def _after_fork(self, new_ident=None):
         super()._after_fork(new_ident)
         # Another thread of the parent may have held the lock.
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         if new_ident is None and self._ident is not None:
             # The parent's thread, which does not run in the child: refuse
             # calls at once, they would never complete.

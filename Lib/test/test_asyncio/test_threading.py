@@ -419,9 +419,100 @@ class BackgroundThreadTests(unittest.TestCase):
                 break
         self.assertEqual(cleanup, ["finally"])
 
+    def test_terminate_again_does_not_interrupt_cleanup(self):
+        # The task is cancelled once: a second terminate() call does not
+        # cancel its cleanup in turn.
+        cleanup_started = threading.Event()
+        loops = []
+        proceed = asyncio.Event()
+        cleanup = []
+
+        running = threading.Event()
+
+        async def main():
+            loops.append(asyncio.get_running_loop())
+            running.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cleanup_started.set()
+                await proceed.wait()
+                cleanup.append("finally")
+
+        thread = self.start(task_target=main)
+        self.assertTrue(running.wait(TIMEOUT))
+        thread.terminate()
+        self.assertTrue(cleanup_started.wait(TIMEOUT))
+        thread.terminate()
+        loops[0].call_soon_threadsafe(proceed.set)
+        threading_helper.join_thread(thread)
+        self.assertEqual(cleanup, ["finally"])
+
+    def test_loop_closing_while_called(self):
+        # The task returns and the loop closes while terminate() or
+        # run_coroutine_threadsafe() hands it a callback: terminate() has
+        # nothing left to do, and the call's future is cancelled.
+        for method in ["terminate", "run_coroutine_threadsafe"]:
+            with self.subTest(method=method):
+                closed = threading.Event()
+
+                class Loop(asyncio.EventLoop):
+                    hold = False
+
+                    def call_soon_threadsafe(self, *args, **kwargs):
+                        if self.hold:
+                            self.hold = False
+                            super().call_soon_threadsafe(endings[0].set)
+                            closed.wait(TIMEOUT)
+                        return super().call_soon_threadsafe(*args, **kwargs)
+
+                    def close(self):
+                        super().close()
+                        closed.set()
+
+                loops = []
+                endings = []
+                running = threading.Event()
+
+                async def main():
+                    loops.append(asyncio.get_running_loop())
+                    endings.append(asyncio.Event())
+                    running.set()
+                    await endings[0].wait()
+
+                thread = self.start(task_target=main, loop_factory=Loop)
+                self.assertTrue(running.wait(TIMEOUT))
+                loops[0].hold = True
+                if method == "terminate":
+                    thread.terminate()
+                else:
+                    future = thread.run_coroutine_threadsafe(
+                        asyncio.sleep(0))
+                    with self.assertRaises(concurrent.futures.CancelledError):
+                        future.result(TIMEOUT)
+                self.assertTrue(closed.is_set())
+                threading_helper.join_thread(thread)
+
     def test_call_arriving_after_task_returned_is_cancelled(self):
         # A call accepted while the task runs but reaching the loop after it
-        # returned never starts: the loop is closing.
+        # returned, here while the runner shuts the loop down, never starts:
+        # the loop is closing.
+        class Loop(asyncio.EventLoop):
+            delay = False
+            delayed = None
+
+            def call_soon_threadsafe(self, *args, **kwargs):
+                if self.delay:
+                    self.delay = False
+                    self.delayed = args
+                    return None
+                return super().call_soon_threadsafe(*args, **kwargs)
+
+            async def shutdown_default_executor(self, *args, **kwargs):
+                if self.delayed:
+                    super().call_soon_threadsafe(*self.delayed)
+                await super().shutdown_default_executor(*args, **kwargs)
+
         futures = []
         ran = []
 
@@ -429,9 +520,10 @@ class BackgroundThreadTests(unittest.TestCase):
             ran.append(True)
 
         async def main():
+            asyncio.get_running_loop().delay = True
             futures.append(thread.run_coroutine_threadsafe(call()))
 
-        thread = self.start(task_target=main)
+        thread = self.start(task_target=main, loop_factory=Loop)
         threading_helper.join_thread(thread)
         with self.assertRaises(concurrent.futures.CancelledError):
             futures[0].result(TIMEOUT)
@@ -498,6 +590,18 @@ class BackgroundThreadTests(unittest.TestCase):
     def test_fork_child_refuses_calls(self):
         # In a child process the thread does not run: calls are refused at
         # once instead of never completing.
+        # A thread created but not started before the fork works in the
+        # child, where it accepts calls before its loop runs.
+        creating = threading.Event()
+        release = threading.Event()
+
+        def loop_factory():
+            creating.set()
+            release.wait(TIMEOUT)
+            return asyncio.EventLoop()
+
+        unstarted = asyncio.threading.BackgroundThread(
+            loop_factory=loop_factory)
         thread = self.start()
         thread.run_coroutine_threadsafe(asyncio.sleep(0)).result(TIMEOUT)
         with warnings.catch_warnings():
@@ -511,7 +615,15 @@ class BackgroundThreadTests(unittest.TestCase):
                     thread.run_coroutine_threadsafe(asyncio.sleep(0))
                 except RuntimeError:
                     thread.terminate()
-                    status = 0
+                    unstarted.start()
+                    creating.wait(TIMEOUT)
+                    future = unstarted.run_coroutine_threadsafe(
+                        asyncio.sleep(0, "child"))
+                    release.set()
+                    if future.result(TIMEOUT) == "child":
+                        status = 0
+                    unstarted.terminate()
+                    unstarted.join()
             finally:
                 os._exit(status)
         support.wait_process(pid, exitcode=0)
