@@ -49,8 +49,12 @@ class Failure(Exception):
 # may a terminate callback: scenario.py marks such reports "(after
 # KeyboardInterrupt)" (seed 5008751: "release unlocked lock" in the
 # Event.wait() of a Thread.start() called by the callback).
+# And a SIGINT that arrives while finalization restores the default
+# handlers is reported by CPython itself as "Signal 2 ignored due to race
+# condition" (Modules/signalmodule.c, bpo-43406; seed 9100408).
 SIGINT_LINE = re.compile(
     r"unraisable KeyboardInterrupt: "
+    r"|unraisable OSError: Signal 2 ignored due to race condition \[.*\]$"
     r"|unraisable \w+: .* \[Exception ignored in atexit callback .*\]$"
     r"|unraisable \w+: .* \(after KeyboardInterrupt\) \[.*\]$"
     r"|KeyboardInterrupt: ?$"
@@ -125,6 +129,20 @@ def check_log(text, sigint):
                 raise Failure(f"{name}: fork child failed")
         elif kind == "portal":
             pass
+        elif kind in ("user", "lazy"):
+            # Its cleanup used a portal started before it (user), or that it
+            # started itself during exit (lazy): the portal served it.
+            if seen["refused"]:
+                raise Failure(f"{name}: portal refused its calls")
+            jobs = int(options.get("jobs", 1))
+            if seen["term"] != 1 or seen["served"] != jobs or not seen["end"]:
+                raise Failure(f"{name}: cleanup did not complete")
+        elif kind == "atexit":
+            # Started by an atexit function: not asked, runs to its end.
+            if seen["term"]:
+                raise Failure(f"{name}: asked to terminate")
+            if not seen["end"]:
+                raise Failure(f"{name}: did not complete")
     for name, seen in events.items():
         if seen["child-exit"] and not any(
                 line == f"child-exit {name} 0" for line in text.splitlines()):

@@ -19,6 +19,7 @@ NAME" just before a callback raises on purpose.
 
 import asyncio
 import asyncio.threading
+import atexit
 import concurrent.futures
 # Imported now, not lazily by asyncio.to_thread() in a BackgroundThread: a
 # module that calls os.register_at_fork() while another thread is inside
@@ -27,8 +28,11 @@ import concurrent.futures
 # thread ("RuntimeError: release unlocked lock", seed 100295): an upstream
 # race between fork and import, not the subject of this suite.
 import concurrent.futures.thread
+import gc
 import os
+import queue
 import random
+import signal
 import sys
 import threading
 import warnings
@@ -85,7 +89,8 @@ def plain_thread(late=False, daemon=None):
     """A thread waiting until asked to terminate, through terminate=.
 
     Its callback may raise once it has done its job, or start another
-    thread (started during interpreter exit: it must ask itself)."""
+    thread (started during interpreter exit: it asks itself), and so may
+    its cleanup (the thread is then asked once its starter has ended)."""
     name = new_name("late" if late else "plain")
     if daemon is None:
         daemon = rng.random() < 0.2
@@ -252,6 +257,254 @@ def portal_calls():
         started.acquire()
 
 
+def logged_portal(name):
+    """A started BackgroundThread whose task logs its start, its
+    cancellation and its cleanup under *name*."""
+    running = threading.Event()
+
+    async def serve():
+        log("start", name)
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            log("term", name)
+            raise
+        finally:
+            await asyncio.sleep(0)
+            log("cleanup", name)
+
+    portal = asyncio.threading.BackgroundThread(task_target=serve, name=name)
+    portal.start()
+    running.wait()
+    return portal
+
+
+async def noop():
+    pass
+
+
+def signal_portal():
+    """A portal terminated by a signal handler, which runs between any two
+    bytecodes of the main thread, here while it submits calls; the handler
+    submits calls too."""
+    name = new_name("sigportal")
+    plan(name, "bg", when="signal", to_thread=0)
+    portal = logged_portal(name)
+    handled = 0
+    limit = rng.randrange(1, 50)
+
+    def handler(signum, frame):
+        nonlocal handled
+        handled += 1
+        if handled < limit:
+            portal.run_coroutine_threadsafe(noop()).result()
+        else:
+            portal.terminate()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
+    try:
+        while True:
+            portal.run_coroutine_threadsafe(noop())
+    except RuntimeError:
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def finalizer_portal():
+    """A portal terminated by a finalizer, run by the garbage collector at
+    any allocation, while the main thread submits calls."""
+    name = new_name("finportal")
+    plan(name, "bg", when="finalizer", to_thread=0)
+    portal = logged_portal(name)
+    limit = rng.randrange(1, 50)
+    collected = 0
+
+    class Client:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            nonlocal collected
+            collected += 1
+            if collected >= limit:
+                portal.terminate()
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        while True:
+            Client()
+            portal.run_coroutine_threadsafe(noop())
+    except RuntimeError:
+        pass
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def interrupted_terminate():
+    """Ctrl-C inside terminate(), after the request was recorded but before
+    it reached the loop: interpreter exit must still stop the thread."""
+    name = new_name("intportal")
+    plan(name, "bg", when="exit", to_thread=0)
+
+    class Loop(asyncio.EventLoop):
+        interrupt = False
+
+        def call_soon_threadsafe(self, *args, **kwargs):
+            if self.interrupt:
+                self.interrupt = False
+                raise KeyboardInterrupt
+            return super().call_soon_threadsafe(*args, **kwargs)
+
+    loops = []
+
+    def loop_factory():
+        loops.append(Loop())
+        return loops[0]
+
+    running = threading.Event()
+
+    async def serve():
+        log("start", name)
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            log("term", name)
+            raise
+        finally:
+            await asyncio.sleep(0)
+            log("cleanup", name)
+
+    portal = asyncio.threading.BackgroundThread(
+        task_target=serve, name=name, loop_factory=loop_factory)
+    portal.start()
+    running.wait()
+    loops[0].interrupt = True
+    try:
+        portal.terminate()
+    except KeyboardInterrupt:
+        pass
+
+
+def portal_user():
+    """A library's portal, then a thread whose exit-time cleanup uses it
+    (the threading docs' worker pattern, with jobs that call the portal)."""
+    name = new_name("portal")
+    plan(name, "bg", when="exit", to_thread=0)
+    portal = logged_portal(name)
+    user = new_name("user")
+    jobs = rng.randrange(1, 4)
+    plan(user, "user", jobs=jobs)
+    queued = queue.Queue()
+    exiting = threading.Event()
+
+    async def job(i):
+        await asyncio.sleep(0)
+        return i
+
+    def run():
+        log("start", user)
+        exiting.wait()
+        while (i := queued.get()) is not None:
+            try:
+                portal.run_coroutine_threadsafe(job(i)).result()
+                log("served", user)
+            except BaseException as exc:
+                log("refused", user, type(exc).__name__)
+        log("end", user)
+
+    def terminate():
+        log("term", user)
+        queued.put(None)
+        exiting.set()
+
+    for i in range(jobs):
+        queued.put(i)
+    threading.Thread(target=run, terminate=terminate, name=user).start()
+
+
+def lazy_client():
+    """A thread whose cleanup creates a client (a portal) during exit: the
+    portal serves it, and is terminated once the thread has ended."""
+    name = new_name("lazy")
+    plan(name, "lazy")
+    stop = threading.Event()
+
+    async def hello():
+        return "hello"
+
+    def run():
+        log("start", name)
+        stop.wait()
+        portal_name = f"{name}.portal"
+        plan(portal_name, "bg", when="exit", to_thread=0)
+        portal = logged_portal(portal_name)
+        try:
+            portal.run_coroutine_threadsafe(hello()).result()
+            log("served", name)
+        except BaseException as exc:
+            log("refused", name, type(exc).__name__)
+        log("end", name)
+
+    def terminate():
+        log("term", name)
+        stop.set()
+
+    threading.Thread(target=run, terminate=terminate, name=name).start()
+
+
+def producer_consumer():
+    """A consumer started after its producer, which ends only once the
+    producer was asked to stop: exit must not wait for it forever."""
+    name = new_name("consumer")
+    plan(name, "short")
+    items = queue.Queue()
+    stop = threading.Event()
+
+    def produce():
+        stop.wait()
+        items.put(None)
+
+    def consume():
+        log("start", name)
+        while items.get() is not None:
+            pass
+        log("cleanup", name)
+        log("end", name)
+
+    threading.Thread(target=produce, terminate=stop.set).start()
+    threading.Thread(target=consume, terminate=lambda: None,
+                     name=name).start()
+
+
+def atexit_work():
+    """An atexit function that starts a thread or a BackgroundThread and
+    joins it: such threads belong to it and are not asked to stop."""
+    name = new_name("atexit")
+    plan(name, "atexit")
+
+    async def task():
+        await asyncio.sleep(0)
+        log("end", name)
+
+    def work():
+        log("start", name)
+        if rng.random() < 0.5:
+            thread = asyncio.threading.BackgroundThread(task_target=task)
+        else:
+            thread = threading.Thread(target=log, args=("end", name),
+                                      terminate=lambda: log("term", name))
+        thread.start()
+        thread.join()
+
+    atexit.register(work)
+
+
 # --- fork and subinterpreters ------------------------------------------------
 
 def fork_child():
@@ -280,6 +533,30 @@ def fork_child():
         sys.exit(0)
     _, status = os.waitpid(pid, 0)
     log("child-exit", name, os.waitstatus_to_exitcode(status))
+
+
+def atexit_fork():
+    """An atexit function that forks, as multiprocessing's fork context
+    does: the child is not exiting, its threads are not asked to stop."""
+    name = new_name("atfork")
+    plan(name, "fork")
+
+    def fork():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=".*multi-threaded.*fork")
+        pid = os.fork()
+        if pid == 0:
+            asked = []
+            thread = threading.Thread(target=lambda: None,
+                                      terminate=lambda: asked.append(1))
+            thread.start()
+            thread.join()
+            log("child-error" if asked else "child", name)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        log("child-exit", name, os.waitstatus_to_exitcode(status))
+
+    atexit.register(fork)
 
 
 SUBINTERPRETER_CODE = """
@@ -321,7 +598,8 @@ def subinterpreter():
 # --- the scenario ------------------------------------------------------------
 
 def sentinel():
-    """The first thread asked to terminate at exit: tells run.py, on
+    """The first thread asked to terminate at exit (the most recently
+    started): tells run.py, on
     stdout, that interpreter exit has started (the moment to send
     SIGINT)."""
     def terminate():
@@ -338,9 +616,15 @@ ACTORS = [
     (short_thread, 2),
     (background_thread, 6),
     (portal_calls, 2),
+    (signal_portal, 1),
+    (finalizer_portal, 1),
+    (interrupted_terminate, 1),
+    (portal_user, 2),
+    (lazy_client, 2),
+    (producer_consumer, 0.5),
+    (atexit_work, 1),
 ]
 
-sentinel()
 for _ in range(rng.randrange(1, 7)):
     actor = rng.choices([a for a, _ in ACTORS], [w for _, w in ACTORS])[0]
     actor()
@@ -348,4 +632,8 @@ if rng.random() < 0.05:
     subinterpreter()
 if rng.random() < 0.05 and hasattr(os, "fork"):
     fork_child()
+if rng.random() < 0.03 and hasattr(os, "fork"):
+    atexit_fork()
+# Started last, so asked first.
+sentinel()
 log("main-done")
