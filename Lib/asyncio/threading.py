@@ -52,18 +52,31 @@ class BackgroundThread(threading.Thread):
     # Nothing under the lock drops the last reference to an object either.
     # _main_task and _tasks are used in the loop only.
 
-    def __init__(self, group=None, task_target=None, name=None, args=(),
-                 kwargs=None, *, loop_factory=None, debug=None):
+    # task_target comes first, so that BackgroundThread(main) runs main;
+    # Thread's group, reserved for a future extension, is left out, and the
+    # other parameters are keyword-only, as for asyncio.Runner.
+    def __init__(self, task_target=None, *, name=None, args=(), kwargs=None,
+                 loop_factory=None, debug=None):
+        if coroutines.iscoroutine(task_target):
+            # Not awaited here: close it, so that there is no "never
+            # awaited" warning on top of the error.
+            task_target.close()
+            raise TypeError("task_target must be a coroutine function or "
+                            "another callable, not a coroutine object: "
+                            "pass main, not main()")
         if task_target is not None and not callable(task_target):
             raise TypeError("task_target must be callable or None")
+        if inspect.isasyncgenfunction(task_target):
+            raise TypeError("task_target must return an awaitable, not an "
+                            "asynchronous generator")
         # Checked here rather than when the thread starts its runner, where
         # the error would only reach threading.excepthook.
         if loop_factory is not None and not callable(loop_factory):
             raise TypeError("loop_factory must be callable or None")
         # task_target is kept as Thread's target, which also gives the
         # thread its default name.
-        super().__init__(group=group, target=task_target, name=name,
-                         args=args, kwargs=kwargs, daemon=False)
+        super().__init__(target=task_target, name=name, args=args,
+                         kwargs=kwargs, daemon=False)
         self._loop_factory = loop_factory
         self._debug = debug
         self._lock = threading.Lock()
@@ -76,15 +89,46 @@ class BackgroundThread(threading.Thread):
         self._calls = {}
         # The tasks of run_coroutine_threadsafe(), used in the loop only.
         self._tasks = set()
+        # Set once the loop runs, or the thread ended without running it.
+        self._loop_started = threading.Event()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        # As when leaving asyncio.Runner: the work is over, whatever
+        # happened in the block, whose exception goes on.
+        self.terminate()
+        self.join()
 
     @property
     def daemon(self):
-        return False
+        return self._daemonic
 
     @daemon.setter
     def daemon(self, daemonic):
+        # As Thread, which raises RuntimeError where daemon threads are
+        # not allowed.
+        if self._started.is_set():
+            raise RuntimeError("cannot set daemon status of active thread")
         if daemonic:
-            raise ValueError("a BackgroundThread cannot be a daemon thread")
+            raise RuntimeError("a BackgroundThread cannot be a daemon thread")
+
+    def get_loop(self):
+        """Return the thread's event loop, once it runs.
+
+        Wait until the loop runs.  Raise RuntimeError if the thread is not
+        started, or if its loop no longer runs (or never will: terminated
+        before it ran).
+        """
+        if self._ident is None:
+            raise RuntimeError(f"{self!r} is not started")
+        self._loop_started.wait()
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError(f"{self!r} is terminated")
+        return loop
 
     def run(self):
         """Run the task in a new event loop until it ends or is terminated."""
@@ -102,6 +146,7 @@ class BackgroundThread(threading.Thread):
                 calls, self._calls = self._calls, calls
             for future, coro in calls.items():
                 self._discard(coro, future)
+            self._loop_started.set()
             # Avoid a refcycle if the task refers to the thread, as
             # Thread.run() does.
             del self._target, self._args, self._kwargs
@@ -117,9 +162,12 @@ class BackgroundThread(threading.Thread):
             self._state = _State.RUNNING
             self._loop = loop
             calls, self._calls = self._calls, calls
+        self._loop_started.set()
         try:
+            # Started by the loop, like the calls made once it runs, whose
+            # exceptions go to its exception handler.
             for future, coro in calls.items():
-                self._start_call(coro, future)
+                loop.call_soon(self._start_call, coro, future)
             del calls
             if self._target is None:
                 await loop.create_future()  # until terminated
@@ -172,11 +220,12 @@ class BackgroundThread(threading.Thread):
             raise
         except BaseException as exc:
             # As asyncio.run_coroutine_threadsafe() does, for instance if
-            # the loop's task factory fails.
+            # the loop's task factory fails: for the caller, and for the
+            # loop's exception handler.
             coro.close()
             if future.set_running_or_notify_cancel():
                 future.set_exception(exc)
-            return
+            raise
         # The loop only keeps weak references to its tasks: if the caller
         # drops the future, the task must not be garbage collected while
         # pending, but be cancelled when the thread terminates, with its
@@ -247,6 +296,8 @@ class BackgroundThread(threading.Thread):
             # calls at once, they would never complete.
             self._state = _State.FINISHED
             self._loop = None
+            self._loop_started._at_fork_reinit()
+            self._loop_started.set()
 
     def run_coroutine_threadsafe(self, coro):
         """Submit a coroutine object to the thread's event loop.

@@ -156,8 +156,11 @@ class BackgroundThreadTests(unittest.TestCase):
                 return asyncio.Task(coro, loop=loop, **kwargs)
 
             loop.set_task_factory(task_factory)
+            loop.set_exception_handler(
+                lambda loop, context: handled.append(context))
             return loop
 
+        handled = []
         thread = self.start(loop_factory=loop_factory)
 
         async def fails_to_start():
@@ -168,6 +171,42 @@ class BackgroundThreadTests(unittest.TestCase):
         with self.assertRaises(ZeroDivisionError):
             future.result(TIMEOUT)
         self.assertEqual(inspect.getcoroutinestate(coro), 'CORO_CLOSED')
+        # Reported to the loop's exception handler too, as by
+        # asyncio.run_coroutine_threadsafe().
+        self.assertEqual(len(handled), 1)
+        self.assertIsInstance(handled[0]['exception'], ZeroDivisionError)
+
+    def test_task_factory_failure_before_loop_runs(self):
+        creating = threading.Event()
+        release = threading.Event()
+        handled = []
+
+        def loop_factory():
+            creating.set()
+            release.wait(TIMEOUT)
+            loop = asyncio.EventLoop()
+            loop.set_task_factory(
+                lambda loop, coro, **kwargs:
+                    1 / 0 if coro.__name__ == "fails_to_start"
+                    else asyncio.Task(coro, loop=loop, **kwargs))
+            loop.set_exception_handler(
+                lambda loop, context: handled.append(context))
+            return loop
+
+        thread = self.start(loop_factory=loop_factory)
+        self.assertTrue(creating.wait(TIMEOUT))
+
+        async def fails_to_start():
+            pass
+
+        future = thread.run_coroutine_threadsafe(fails_to_start())
+        release.set()
+        with self.assertRaises(ZeroDivisionError):
+            future.result(TIMEOUT)
+        # The loop still runs.
+        self.assertIsNotNone(thread.get_loop())
+        self.assertEqual(len(handled), 1)
+        self.assertIsInstance(handled[0]['exception'], ZeroDivisionError)
 
     def test_terminate_before_start(self):
         calls = []
@@ -244,6 +283,87 @@ class BackgroundThreadTests(unittest.TestCase):
                                     r'^task_target must be callable or None$'):
             asyncio.threading.BackgroundThread(task_target=42)
 
+    def test_task_target_positional(self):
+        # The natural call runs the coroutine function; the other parameters
+        # are keyword-only.
+        results = []
+
+        async def main(*args):
+            results.append(args)
+
+        thread = self.start(main, args=(1, 2))
+        threading_helper.join_thread(thread)
+        self.assertEqual(results, [(1, 2)])
+        with self.assertRaises(TypeError):
+            asyncio.threading.BackgroundThread(main, "name")
+
+    def test_task_target_coroutine_object(self):
+        async def main():
+            pass
+
+        coro = main()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', RuntimeWarning)
+            with self.assertRaisesRegex(TypeError, r'not a coroutine object: '
+                                        r'pass main, not main\(\)$'):
+                asyncio.threading.BackgroundThread(coro)
+            del coro
+            support.gc_collect()
+
+    def test_task_target_async_generator_function(self):
+        async def agen():
+            yield
+
+        with self.assertRaisesRegex(TypeError, r'^task_target must return an '
+                                    r'awaitable, not an asynchronous '
+                                    r'generator$'):
+            asyncio.threading.BackgroundThread(agen)
+
+    def test_context_manager(self):
+        # Entering starts the thread, leaving terminates and joins it, also
+        # when the block raises, whose exception goes on.
+        started = threading.Event()
+        cleanup = []
+        with asyncio.threading.BackgroundThread(
+                wait_forever, args=(started, cleanup)) as thread:
+            self.assertIsInstance(thread, asyncio.threading.BackgroundThread)
+            self.assertTrue(started.wait(TIMEOUT))
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(cleanup, ["finally"])
+
+        with self.assertRaises(ZeroDivisionError):
+            with asyncio.threading.BackgroundThread() as thread:
+                self.assertEqual(thread.run_coroutine_threadsafe(
+                    asyncio.sleep(0, 42)).result(TIMEOUT), 42)
+                1 / 0
+        self.assertFalse(thread.is_alive())
+
+    def test_get_loop(self):
+        thread = asyncio.threading.BackgroundThread()
+        with self.assertRaisesRegex(RuntimeError, 'is not started'):
+            thread.get_loop()
+        loops = []
+
+        async def main():
+            loops.append(asyncio.get_running_loop())
+
+        with asyncio.threading.BackgroundThread() as thread:
+            loop = thread.get_loop()
+            self.assertTrue(loop.is_running())
+            future = asyncio.run_coroutine_threadsafe(main(), loop)
+            future.result(TIMEOUT)
+            self.assertIs(loops[0], loop)
+        with self.assertRaisesRegex(RuntimeError, 'is terminated'):
+            thread.get_loop()
+
+    def test_get_loop_terminated_before_loop_runs(self):
+        thread = asyncio.threading.BackgroundThread()
+        thread.terminate()
+        thread.start()
+        with self.assertRaisesRegex(RuntimeError, 'is terminated'):
+            thread.get_loop()
+        threading_helper.join_thread(thread)
+
     def test_loop_factory_must_be_callable(self):
         with self.assertRaisesRegex(TypeError,
                                     r'^loop_factory must be callable or None$'):
@@ -265,10 +385,17 @@ class BackgroundThreadTests(unittest.TestCase):
             cls(terminate=print)
         thread = cls()
         self.assertFalse(thread.daemon)
-        with self.assertRaisesRegex(ValueError, 'cannot be a daemon thread'):
+        with self.assertRaisesRegex(RuntimeError,
+                                    'cannot be a daemon thread'):
             thread.daemon = True
         thread.daemon = False
         self.assertFalse(thread.daemon)
+        thread = self.start()
+        # As for Thread.
+        with self.assertRaisesRegex(RuntimeError,
+                                    '^cannot set daemon status of active '
+                                    'thread$'):
+            thread.daemon = False
 
     def test_not_a_daemon_when_started_from_daemon_thread(self):
         threads = []
