@@ -245,7 +245,7 @@ class BackgroundThreadTests(unittest.TestCase):
         cleanup = []
 
         async def main():
-            thread.terminate()
+            threading.current_thread().terminate()
             try:
                 await asyncio.sleep(TIMEOUT)
             finally:
@@ -648,7 +648,8 @@ class BackgroundThreadTests(unittest.TestCase):
 
         async def main():
             asyncio.get_running_loop().delay = True
-            futures.append(thread.run_coroutine_threadsafe(call()))
+            futures.append(threading.current_thread()
+                           .run_coroutine_threadsafe(call()))
 
         thread = self.start(task_target=main, loop_factory=Loop)
         threading_helper.join_thread(thread)
