@@ -9,9 +9,10 @@ two sides run alternately, in fresh processes and in ABBA order (so that
 running second in a pair favours neither side), and the result is the
 median of each side; ratio = patched median / baseline median, so below 1
 means the change is faster (or smaller).  The table also gives a 95%
-bootstrap interval of the ratio: a ratio whose interval contains 1 is a tie
-within the noise.  Whole-process benchmarks time the process from spawn to
-reaping; the others print their own per-operation time.
+bootstrap interval of the ratio, stored in the JSON as ci_low and ci_high: a
+ratio whose interval contains 1 is a tie within the noise.  Whole-process
+benchmarks time the process from spawn to reaping; the others print their
+own per-operation time.
 
 Timing is never asserted here: the numbers are reported, and read against
 the goals in the README.
@@ -99,6 +100,18 @@ def report(name, reference, unit, base, patched, interval, runs):
           f"{runs:>5}", flush=True)
 
 
+def result(name, reference, unit, base, patched, interval, runs, digits):
+    """One entry of the results JSON: the medians (rounded to *digits*),
+    their ratio and its 95% bootstrap interval (ci_low, ci_high)."""
+    low, high = interval
+    return dict(name=name, reference=reference,
+                baseline_median=round(base, digits),
+                patched_median=round(patched, digits),
+                unit=unit, ratio=round(patched / base, 3),
+                ci_low=round(low, 3), ci_high=round(high, 3),
+                runs=runs)
+
+
 def run_once(cmd, timeout=120):
     """Run cmd; return (wall seconds, stdout).  Exit on any failure."""
     t0 = time.perf_counter()
@@ -157,13 +170,10 @@ def main():
                 values.append(wall if kind == "wall" else float(out))
         base = statistics.median(samples[0]) * SCALE[unit]
         patched = statistics.median(samples[1]) * SCALE[unit]
-        results.append(dict(name=name, reference=reference,
-                            baseline_median=round(base, 3),
-                            patched_median=round(patched, 3),
-                            unit=unit, ratio=round(patched / base, 3),
-                            runs=runs))
-        report(name, reference, unit, base, patched,
-               ratio_interval(*samples), runs)
+        interval = ratio_interval(*samples)
+        results.append(result(name, reference, unit, base, patched,
+                              interval, runs, digits=3))
+        report(name, reference, unit, base, patched, interval, runs)
 
     if not args.names or "exit-loops-1000" in args.names:
         name = "exit-loops-1000-rss"
@@ -176,13 +186,10 @@ def main():
                                         "1000", variant]) / 1024)
         base = statistics.median(samples[0])
         patched = statistics.median(samples[1])
-        results.append(dict(name=name, reference="workaround",
-                            baseline_median=round(base, 1),
-                            patched_median=round(patched, 1),
-                            unit="MiB", ratio=round(patched / base, 3),
-                            runs=runs))
-        report(name, "workaround", "MiB", base, patched,
-               ratio_interval(*samples), runs)
+        interval = ratio_interval(*samples)
+        results.append(result(name, "workaround", "MiB", base, patched,
+                              interval, runs, digits=1))
+        report(name, "workaround", "MiB", base, patched, interval, runs)
 
     if args.out:
         with open(args.out, "w") as f:

@@ -4,7 +4,8 @@ usage: python3 scripts/pr_description.py ROOT >dist/PR.md
 
 Fills scripts/PR.md.in with the patches in ROOT/dist (subject, body,
 diffstat), the new tests (from the prepared tree build/src), and the latest
-benchmark table (ROOT/build/bench/results.json, else ROOT/bench/results.json).
+benchmark table (ROOT/build/bench/results.json, else ROOT/bench/results.json)
+with each ratio's 95% interval (ci_low, ci_high) and whether it is a tie.
 """
 
 import ast
@@ -56,18 +57,35 @@ def tests(tree):
     return '\n'.join(out)
 
 
+def interval(row):
+    """The ratio's 95% interval and how to read it, or a dash for a run
+    recorded before the intervals were stored."""
+    low, high = row.get('ci_low'), row.get('ci_high')
+    if low is None or high is None:
+        return '–', 'no interval recorded'
+    if low <= 1 <= high:
+        reading = 'tie'
+    elif high < 1:
+        reading = 'patched lower'
+    else:
+        reading = 'patched higher'
+    return f'{low:.3f}–{high:.3f}', reading
+
+
 def bench(*candidates):
     # The latest local run, else the one recorded in bench/results.json.
     results = next((c for c in candidates if c.exists()), None)
     if results is None:
         return 'Not measured yet (`./build.sh bench`).'
-    rows = ['| benchmark | reference | baseline | patched | ratio |',
-            '|---|---|---|---|---|']
+    rows = ['| benchmark | reference | baseline | patched | ratio '
+            '| 95% interval | reading |',
+            '|---|---|---|---|---|---|---|']
     for row in json.loads(results.read_text()):
+        ci, reading = interval(row)
         rows.append(f"| {row['name']} | {row['reference']} "
                     f"| {row['baseline_median']:.4g} {row['unit']} "
                     f"| {row['patched_median']:.4g} {row['unit']} "
-                    f"| {row['ratio']:.3f} |")
+                    f"| {row['ratio']:.3f} | {ci} | {reading} |")
     return '\n'.join(rows)
 
 
