@@ -298,7 +298,13 @@ def signal_portal():
         nonlocal handled
         handled += 1
         if handled < limit:
-            portal.run_coroutine_threadsafe(noop()).result()
+            try:
+                portal.run_coroutine_threadsafe(noop()).result()
+            except (RuntimeError, concurrent.futures.CancelledError):
+                # Terminated meanwhile by a handler that interrupted this
+                # one: not raised into the interrupted main thread, where it
+                # would drop the coroutine that it was about to submit.
+                pass
         else:
             portal.terminate()
 
