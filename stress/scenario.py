@@ -297,14 +297,15 @@ def signal_portal():
     def handler(signum, frame):
         nonlocal handled
         handled += 1
+        # A handler must not block (not wait for a call's result): the code
+        # it interrupts may hold a lock the loop needs, such as a future's
+        # while waiting for it (seeds 5000032, 6000075: a handler waiting
+        # for a call's result inside another handler's wait).
         if handled < limit:
             try:
-                portal.run_coroutine_threadsafe(noop()).result()
-            except (RuntimeError, concurrent.futures.CancelledError):
-                # Terminated meanwhile by a handler that interrupted this
-                # one: not raised into the interrupted main thread, where it
-                # would drop the coroutine that it was about to submit.
-                pass
+                portal.run_coroutine_threadsafe(noop())
+            except RuntimeError:
+                pass  # terminated by a handler that interrupted this one
         else:
             portal.terminate()
 

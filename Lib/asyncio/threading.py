@@ -45,11 +45,12 @@ class BackgroundThread(threading.Thread):
 
     # Which thread touches what: _state, _loop and _calls are guarded by
     # _lock, which is held only to read and write them, with neither a call
-    # nor a loop in between: signal handlers and the garbage collector's
-    # finalizers run after calls and at the start of functions and loop
-    # iterations, so they never run while their thread holds the lock, and
-    # may call terminate() and run_coroutine_threadsafe() at any moment.
-    # Nothing under the lock drops the last reference to an object either.
+    # nor a loop in between, and without dropping the last reference to an
+    # object: signal handlers and the garbage collector's finalizers, which
+    # may call terminate() and run_coroutine_threadsafe() at any moment, run
+    # at such points.  The lock is reentrant all the same, so that a handler
+    # that still runs while its thread holds the lock (in the lock's own
+    # acquire, say) sees a consistent state instead of deadlocking.
     # _main_task and _tasks are used in the loop only.
 
     # task_target comes first, so that BackgroundThread(main) runs main;
@@ -79,7 +80,7 @@ class BackgroundThread(threading.Thread):
                          kwargs=kwargs, daemon=False)
         self._loop_factory = loop_factory
         self._debug = debug
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._state = _State.CREATED
         # The loop, while the main task runs.
         self._loop = None
@@ -290,7 +291,7 @@ class BackgroundThread(threading.Thread):
     def _after_fork(self, new_ident=None):
         super()._after_fork(new_ident)
         # Another thread of the parent may have held the lock.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if new_ident is None and self._ident is not None:
             # The parent's thread, which does not run in the child: refuse
             # calls at once, they would never complete.
