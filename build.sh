@@ -36,6 +36,14 @@
 #                   "stress: N passed, N failed".  Details of failures go to
 #                   build/default/stress-failures/ (build/ft/ with
 #                   --disable-gil).  --seed S --runs 1 replays one seed.
+#   backport        the pure-Python backport (backport/): build its wheel
+#                   (python -m build), install it in a fresh venv of each
+#                   interpreter found (CPython 3.9 to 3.13 from pyenv or
+#                   PATH, the unpatched release built as for bench, and
+#                   ./python, where it defers to the standard library), run
+#                   its tests there and the type check (mypy --strict,
+#                   stubtest) on one; prints each interpreter's counts, then
+#                   "backport: N passed, N failed, N skipped".
 #   selftest        check the pipeline itself: the export applied with git am
 #                   to the pristine release reproduces the build tree, and
 #                   refresh of an unchanged tree changes nothing.
@@ -574,6 +582,85 @@ cmd_bench() {
     say "results: build/bench/results.json"
 }
 
+# backport: build the backport's wheel, then test it on each interpreter
+# in build/backport/venv-NAME (logs: build/backport/NAME.log).
+cmd_backport() {
+    local out=$BUILD/backport wheel name py version v
+    local names=() pythons=() typed=""
+    mkdir -p "$out"
+    # The unpatched release, as cmd_bench builds it (incremental).
+    local base_src=$BUILD/bench/base-src
+    if [[ ! -f $base_src/.tree ]]; then
+        prepare
+        say "exporting $BASE_TAG to build/bench/base-src"
+        rm -rf "$base_src" "$BUILD/bench/base"
+        mkdir -p "$base_src"
+        git_src archive "$BASE_TAG" | tar -x -C "$base_src"
+        git_src rev-parse "$BASE_TAG^{tree}" >"$base_src/.tree"
+    fi
+    SOURCE_DIR=$base_src build_interpreter "$BUILD/bench/base"
+    # python -m build makes the sdist and, from it, the wheel; the build
+    # backend comes from the package index into build's own environment.
+    if ! "$out/tools/bin/python" -c 'import build' 2>/dev/null; then
+        rm -rf "$out/tools"
+        { python3 -m venv "$out/tools" && "$out/tools/bin/python" -m pip install build; } \
+            >"$out/tools.log" 2>&1 || die "cannot install build (log: build/backport/tools.log)"
+    fi
+    rm -rf "$out/dist"
+    say "building the backport's wheel (log: build/backport/build.log)"
+    "$out/tools/bin/python" -m build -o "$out/dist" "$ROOT/backport" >"$out/build.log" 2>&1 ||
+        { tail -n 20 "$out/build.log" >&2; die "the backport's wheel does not build"; }
+    wheel=$(ls "$out"/dist/*.whl)
+    # The interpreters; mypy goes to the newest released one.
+    for v in 3.9 3.10 3.11 3.12 3.13; do
+        py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.*/bin/python$v 2>/dev/null | sort -V | tail -n 1) || true
+        if [[ -z $py ]]; then py=$(command -v "python$v") || true; fi
+        if [[ -n $py ]] && "$py" -c '' 2>/dev/null; then
+            names+=("$v"); pythons+=("$py"); typed=$v
+        else
+            echo "backport: no CPython $v found, skipped"
+        fi
+    done
+    names+=("$VERSION"); pythons+=("$BUILD/bench/base/python")
+    if [[ -x $(variant_dir)/python ]]; then
+        names+=(patched); pythons+=("$(variant_dir)/python")
+    else
+        echo "backport: no ./$(basename "$(python_link)") (run ./build.sh first), skipped"
+    fi
+    [[ -n $typed ]] || typed=$VERSION
+    local i venv log status result=$out/summary.txt
+    : >"$result"
+    for i in "${!names[@]}"; do
+        name=${names[i]} py=${pythons[i]}
+        venv=$out/venv-$name log=$out/$name.log
+        version=$("$py" -c 'import platform; print(platform.python_version())') || version=$name
+        if [[ $name == patched ]]; then version+=" patched"; fi
+        rm -rf "$venv"
+        if ! { "$py" -m venv "$venv" &&
+               "$venv/bin/python" -m pip install --no-deps --no-index "$wheel"; } >"$log" 2>&1; then
+            echo "backport: $version: cannot install the wheel (log: build/backport/$name.log)" |
+                tee -a "$result"
+            continue
+        fi
+        if [[ $name == "$typed" ]] && ! "$venv/bin/python" -m pip install mypy >>"$log" 2>&1; then
+            echo "backport: $version: cannot install mypy, the type check is skipped"
+        fi
+        status=0
+        env -u PYTHONPATH -u PYTHONHOME timeout 900 "$venv/bin/python" "$ROOT/backport/run_tests.py" \
+            --label "backport: $version" --log "$log.tests" | tee -a "$result" || status=${PIPESTATUS[0]}
+        cat "$log.tests" >>"$log" 2>/dev/null && rm -f "$log.tests"
+        # 1 is "a test failed"; anything else (a crash, the timeout) counts
+        # as one more failure.
+        if ((status > 1)) || ! grep -q "^backport: $version: [0-9]* passed" "$result"; then
+            echo "backport: $version: the tests did not complete, status $status (log: build/backport/$name.log)" |
+                tee -a "$result"
+        fi
+    done
+    awk '/: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ { p += $(NF-5); f += $(NF-3); s += $(NF-1) }
+         /: (cannot install the wheel|the tests did not complete) / { f += 1 }
+         END { printf "backport: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$result"
+}
+
 cmd_check() {
     prepare
     docs_venv
@@ -630,6 +717,7 @@ main() {
         check) cmd_check "$@" ;;
         bench) cmd_bench "$@" ;;
         stress) cmd_stress "$@" ;;
+        backport) cmd_backport "$@" ;;
         deps) cmd_deps "$@" ;;
         help) usage ;;
         *) usage >&2; die "unknown command: $cmd" ;;

@@ -1,0 +1,56 @@
+"""The stubs: typing_example.py passes mypy --strict, and mypy's stubtest
+finds the stubs in agreement with the installed package; the example runs."""
+
+import os
+import subprocess
+import sys
+import unittest
+
+import thread_terminate
+from support import run_script
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLE = os.path.join(HERE, 'typing_example.py')
+
+try:
+    import mypy  # noqa: F401
+except ImportError:
+    mypy = None
+
+requires_mypy = unittest.skipIf(
+    mypy is None, "mypy is not installed here (./build.sh backport installs "
+    "it for one interpreter)")
+
+
+def run_mypy(*args):
+    return subprocess.run([sys.executable, '-m', *args],
+                          capture_output=True, text=True, cwd=HERE)
+
+
+class TypingTests(unittest.TestCase):
+
+    def test_py_typed(self):
+        package = os.path.dirname(thread_terminate.__file__)
+        for name in ['py.typed', '__init__.pyi', '_background.pyi']:
+            self.assertTrue(os.path.exists(os.path.join(package, name)), name)
+
+    def test_example_runs(self):
+        with open(EXAMPLE, encoding='utf-8') as f:
+            out, err = run_script(f.read())
+        self.assertEqual(out, ["3"])
+        self.assertEqual(err, "")
+
+    @requires_mypy
+    def test_mypy_strict(self):
+        proc = run_mypy('mypy', '--strict', '--no-incremental', EXAMPLE)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    @requires_mypy
+    @unittest.skipIf(thread_terminate.NATIVE, "stubtest compares the stubs "
+                     "with the backport's own classes")
+    def test_stubtest(self):
+        allowlist = os.path.join(HERE, 'stubtest_allowlist.txt')
+        proc = run_mypy('mypy.stubtest', '--concise',
+                        '--allowlist', allowlist, '--ignore-unused-allowlist',
+                        'thread_terminate')
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
