@@ -191,10 +191,6 @@ class ExitOrderTests(unittest.TestCase):
     def test_finished_owned_thread_not_asked(self):
         # A thread started by a thread's cleanup and already finished when
         # that thread ends is not asked: finished threads never are.
-        if NATIVE:
-            self.skipTest("the patch's _exit_release() asks the threads that "
-                          "the ending thread started even when they have "
-                          "finished (to be fixed there)")
         out, err = self.run_script("""
             import threading
 
