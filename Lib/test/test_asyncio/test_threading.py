@@ -1085,36 +1085,82 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(out, ["finalizer", "refused", "submitted", "done"])
         self.assertEqual(err, "")
 
+    def test_keyboard_interrupt_in_terminate_at_exit(self):
+        # Ctrl-C inside the exit's terminate() call, before the request
+        # reached the loop: the request is made again, so that an executor
+        # worker waiting for a call is released before executors shut down.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import concurrent.futures
+
+            class Loop(asyncio.EventLoop):
+                interrupt = False
+
+                def call_soon_threadsafe(self, *args, **kwargs):
+                    if self.interrupt:
+                        self.interrupt = False
+                        raise KeyboardInterrupt
+                    return super().call_soon_threadsafe(*args, **kwargs)
+
+            portal = asyncio.threading.BackgroundThread(loop_factory=Loop)
+            portal.start()
+
+            async def forever():
+                await asyncio.Event().wait()
+
+            def wait_for_call():
+                try:
+                    portal.run_coroutine_threadsafe(forever()).result()
+                except concurrent.futures.CancelledError:
+                    print("worker released")
+
+            executor = concurrent.futures.ThreadPoolExecutor(1)
+            executor.submit(wait_for_call)
+            portal.run_coroutine_threadsafe(asyncio.sleep(0)).result()
+            portal.get_loop().interrupt = True
+        """)
+        self.assertEqual(out, ["worker released"])
+        self.assertTrue(err.endswith("\nKeyboardInterrupt: \n"), err)
+
     @support.cpython_only
     def test_destroyed_subinterpreter(self):
         # Destroying a subinterpreter terminates its BackgroundThread, whose
-        # cleanup runs.
-        _interpreters = import_helper.import_module('_interpreters')
-        r, w = os.pipe()
-        self.addCleanup(os.close, r)
-        self.addCleanup(os.close, w)
-        interp = _interpreters.create()
-        try:
-            excinfo = _interpreters.run_string(interp, textwrap.dedent(f"""
-                import asyncio
-                import asyncio.threading
-                import os
+        # cleanup runs.  In a child process: on 3.13, an event loop woken
+        # from another thread in a subinterpreter leaks references when the
+        # interpreter is destroyed, with or without BackgroundThread.
+        import_helper.import_module('_interpreters')
+        out, err = self.run_script("""
+            import _interpreters
+            import os
+            import textwrap
 
-                async def main():
-                    try:
-                        os.write({w}, b"started ")
-                        await asyncio.Event().wait()
-                    finally:
-                        await asyncio.sleep(0)
-                        os.write({w}, b"cleanup")
+            r, w = os.pipe()
+            interp = _interpreters.create()
+            try:
+                excinfo = _interpreters.run_string(interp, textwrap.dedent(f'''
+                    import asyncio
+                    import asyncio.threading
+                    import os
 
-                asyncio.threading.BackgroundThread(task_target=main).start()
-            """))
-            self.assertIsNone(excinfo)
-            self.assertEqual(os.read(r, 8), b"started ")
-        finally:
-            _interpreters.destroy(interp)
-        self.assertEqual(os.read(r, 100), b"cleanup")
+                    async def main():
+                        try:
+                            os.write({w}, b"started ")
+                            await asyncio.Event().wait()
+                        finally:
+                            await asyncio.sleep(0)
+                            os.write({w}, b"cleanup")
+
+                    asyncio.threading.BackgroundThread(main).start()
+                '''))
+                print(excinfo)
+                print(os.read(r, 8).decode())
+            finally:
+                _interpreters.destroy(interp)
+            print(os.read(r, 100).decode())
+        """)
+        self.assertEqual(out, ["None", "started ", "cleanup"])
+        self.assertEqual(err, "")
 
     def test_recipe_sync_client(self):
         # The recipe of the documentation: a synchronous client which the
