@@ -1153,6 +1153,47 @@ class BackgroundThreadExitTests(unittest.TestCase):
                      "CPython 3.12 (3.12.1 here) crashes at exit once asyncio "
                      "ran in an isolated subinterpreter (free(): invalid "
                      "pointer), also without the backport")
+    def test_keyboard_interrupt_in_terminate_at_exit(self):
+        # Ctrl-C inside the exit's terminate() call, before the request
+        # reached the loop: the request is made again, so that an executor
+        # worker waiting for a call is released before executors shut down.
+        out, err = self.run_script("""
+            import asyncio
+            import concurrent.futures
+            from thread_terminate import BackgroundThread
+
+            EventLoop = getattr(asyncio, 'EventLoop',
+                                asyncio.SelectorEventLoop)
+
+            class Loop(EventLoop):
+                interrupt = False
+
+                def call_soon_threadsafe(self, *args, **kwargs):
+                    if self.interrupt:
+                        self.interrupt = False
+                        raise KeyboardInterrupt
+                    return super().call_soon_threadsafe(*args, **kwargs)
+
+            portal = BackgroundThread(loop_factory=Loop)
+            portal.start()
+
+            async def forever():
+                await asyncio.Event().wait()
+
+            def wait_for_call():
+                try:
+                    portal.run_coroutine_threadsafe(forever()).result()
+                except concurrent.futures.CancelledError:
+                    print("worker released")
+
+            executor = concurrent.futures.ThreadPoolExecutor(1)
+            executor.submit(wait_for_call)
+            portal.run_coroutine_threadsafe(asyncio.sleep(0)).result()
+            portal.get_loop().interrupt = True
+        """)
+        self.assertEqual(out, ["worker released"])
+        self.assertRegex(err, r"\nKeyboardInterrupt(: )?\n$")
+
     def test_destroyed_subinterpreter(self):
         # Destroying a subinterpreter terminates its BackgroundThread, whose
         # cleanup runs.

@@ -207,6 +207,8 @@ class _Exit:
         self.waiting = True       # the step may still wait (no Ctrl-C yet)
         self.interrupt = None     # the first KeyboardInterrupt
         self.asked = set()        # threads asked, each at most once
+        self.completed = set()    # asked, and Ctrl-C did not interrupt it
+        self.retried = set()      # asked again after Ctrl-C interrupted it
         self.order = []           # the asked threads, in order
         self.owned = {}           # owner -> threads it started during exit
         self.owned_all = set()
@@ -353,13 +355,15 @@ def _owned_ready(state):
     return ready[::-1]
 
 
-def _ask(state, thread):
-    """Ask *thread* to terminate, unless it was asked before."""
+def _ask(state, thread, again=False):
+    """Ask *thread* to terminate, unless it was asked before (or *again*)."""
     with _lock:
-        if thread in state.asked:
+        if thread in state.asked and not again:
             return
-        state.asked.add(thread)
-        state.order.append(thread)
+        if thread not in state.asked:
+            state.asked.add(thread)
+            state.order.append(thread)
+    interrupted = False
     try:
         _call_terminate(thread)
     except BaseException as exc:
@@ -367,9 +371,17 @@ def _ask(state, thread):
         if interrupt is not exc:
             _report(exc, thread)
         if interrupt is not None:
+            # The request may be incomplete: the step makes it again, once,
+            # or an executor worker blocked on the thread would keep the
+            # executors' shutdown waiting.
+            interrupted = True
             state.waiting = False
             if state.interrupt is None:
                 state.interrupt = interrupt
+    finally:
+        # With no call in between where Ctrl-C could land.
+        if not interrupted:
+            state.completed.add(thread)
 
 
 def _to_ask(state, thread):
@@ -423,8 +435,18 @@ def _run_step(state):
             queue.extend(_snapshot(state))
         if queue:
             thread = queue[0]
-            if _to_ask(state, thread):
-                _ask(state, thread)
+            # A request that Ctrl-C interrupted (in the call, or before it
+            # began) is made again, once, as threading._shutdown() does.
+            again = (thread in state.asked
+                     and thread not in state.completed
+                     and thread not in state.retried
+                     and not _done(thread))
+            if again:
+                state.retried.add(thread)
+            if again or _to_ask(state, thread):
+                _ask(state, thread, again)
+                if thread not in state.completed and not again:
+                    continue  # interrupted: asked again
                 if state.waiting and _waitable(thread):
                     deadline = time.monotonic() + _GRACE
                     while not _done(thread):
