@@ -60,6 +60,10 @@ SIGINT_LINE = re.compile(
     r"|Exception in thread \S+:$"
     r"|RuntimeError: cannot schedule new futures after "
     r"(interpreter )?shutdown$"
+    # ... raised in the task's cleanup, once cancelled (seed 12001102).
+    r"|asyncio\.exceptions\.CancelledError$"
+    r"|During handling of the above exception, another exception occurred:$"
+    r"|$"
     r"|unraisable \w+: .* \[Exception ignored in atexit callback .*\]$"
     r"|unraisable \w+: .* \(after KeyboardInterrupt\) \[.*\]$"
     r"|KeyboardInterrupt: ?$"

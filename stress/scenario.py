@@ -309,7 +309,7 @@ def signal_portal():
         else:
             portal.terminate()
 
-    old = signal.signal(signal.SIGALRM, handler)
+    signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
     try:
         while True:
@@ -318,7 +318,12 @@ def signal_portal():
         pass
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        # Not the previous handler (the default one): a signal that arrived
+        # just before the timer stopped may still be pending, maybe tripped
+        # in another thread, and CPython reports one that finds the default
+        # handler as "Signal 14 ignored due to race condition" (seed
+        # 12001225, free-threaded build).
+        signal.signal(signal.SIGALRM, lambda signum, frame: None)
 
 
 def finalizer_portal():
