@@ -6,6 +6,7 @@ import concurrent.futures
 import gc
 import inspect
 import os
+import re
 import textwrap
 import threading
 import unittest
@@ -766,14 +767,24 @@ class BackgroundThreadTests(unittest.TestCase):
 class BackgroundThreadExitTests(unittest.TestCase):
     """BackgroundThread at interpreter exit."""
 
-    def run_script(self, script):
+    def run_script(self, script, *args):
         # A hang at exit fails the test instead of hanging it.
+        script = self.script(script)
+        rc, out, err = assert_python_ok(*args, '-c', script)
+        return out.decode().splitlines(), err.decode()
+
+    @staticmethod
+    def script(script):
         script = ('import faulthandler; '
                   'faulthandler.dump_traceback_later(TIMEOUT, exit=True)\n'
                   + textwrap.dedent(script))
-        script = script.replace('TIMEOUT', repr(TIMEOUT))
-        rc, out, err = assert_python_ok('-c', script)
-        return out.decode().splitlines(), err.decode()
+        return script.replace('TIMEOUT', repr(TIMEOUT))
+
+    def line_of(self, script, marker):
+        # The line of the script run by run_script() that holds *marker*.
+        lines = self.script(script).splitlines()
+        [number] = [i for i, line in enumerate(lines, 1) if marker in line]
+        return number
 
     def test_unterminated_thread_exits_with_cleanup(self):
         out, err = self.run_script("""
@@ -1122,6 +1133,136 @@ class BackgroundThreadExitTests(unittest.TestCase):
         """)
         self.assertEqual(out, ["worker released"])
         self.assertTrue(err.endswith("\nKeyboardInterrupt: \n"), err)
+
+    def test_exit_report_shows_task_stacks(self):
+        # In development mode, the report of the threads that exit waits for
+        # shows the stacks of the loop's tasks: here a task that swallows
+        # the cancellation, and a call.
+        script = """
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            threading._EXIT_REPORT_DELAY = 0.5
+            started = threading.Event()
+            report = threading._exit_report
+
+            def _exit_report(exiting):
+                report(exiting)
+                loop.call_soon_threadsafe(release.set)
+
+            threading._exit_report = _exit_report
+
+            async def main():
+                global loop, release
+                loop = asyncio.get_running_loop()
+                release = asyncio.Event()
+                try:
+                    await asyncio.sleep(TIMEOUT)
+                except asyncio.CancelledError:
+                    await release.wait()  # main waits here
+
+            async def call():
+                # Its name comes first, yet the main task is shown first.
+                asyncio.current_task().set_name("A call")
+                started.set()
+                await asyncio.sleep(TIMEOUT)  # call waits here
+
+            portal = asyncio.threading.BackgroundThread(main, name="client")
+            portal.start()
+            portal.run_coroutine_threadsafe(call())
+            started.wait(TIMEOUT)
+        """
+        out, err = self.run_script(script, '-X', 'dev')
+        self.assertEqual(out, [])
+        main_line = self.line_of(script, "# main waits here")
+        call_line = self.line_of(script, "# call waits here")
+        self.assertRegex(err, (
+            r"\n<BackgroundThread\(client, started \d+\)>, thread "
+            r"0x[0-9a-f]+: asked to terminate, not ended\n"
+            r"  Task 'Task-1' \(most recent call first\):\n"
+            r'    File ".*locks.py", line \d+ in wait\n'
+            rf'    File "<string>", line {main_line} in main\n'
+            r'    File ".*threading.py", line \d+ in _run_main_task\n'
+            r"  Task 'A call' \(most recent call first\):\n"
+            r'    File ".*tasks.py", line \d+ in sleep\n'
+            rf'    File "<string>", line {call_line} in call\n'
+            r"Stacks of the threads"))
+
+    def test_exit_report_loop_does_not_answer(self):
+        # A loop blocked in a call cannot show its tasks' stacks; the
+        # thread's stack shows the coroutine.
+        script = """
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            threading._EXIT_REPORT_DELAY = 0.5
+            asyncio.threading._EXIT_REPORT_WAIT = 0.1
+            started = threading.Event()
+            blocker = threading.Event()
+            report = threading._exit_report
+
+            def _exit_report(exiting):
+                report(exiting)
+                blocker.set()
+
+            threading._exit_report = _exit_report
+
+            async def main():
+                started.set()
+                blocker.wait(TIMEOUT)  # blocks the loop
+
+            asyncio.threading.BackgroundThread(main, name="client").start()
+            started.wait(TIMEOUT)
+        """
+        out, err = self.run_script(script, '-X', 'dev')
+        self.assertEqual(out, [])
+        self.assertRegex(err, (
+            r"\n<BackgroundThread\(client, started \d+\)>, thread "
+            r"(0x[0-9a-f]+): asked to terminate, not ended\n"
+            r"  its event loop does not answer: it is blocked in a call "
+            r"\(see the thread's stack\)\n"))
+        ident = re.search(r"client, started \d+\)>, thread (0x[0-9a-f]+)",
+                          err)[1]
+        line = self.line_of(script, "# blocks the loop")
+        self.assertRegex(err, (
+            rf"\nThread {ident} \(most recent call first\):\n"
+            rf'(  File .*\n)+  File "<string>", line {line} in main\n'))
+
+    def test_exit_report_before_loop_runs(self):
+        # A thread that exit waits for before its loop runs has no tasks.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            threading._EXIT_REPORT_DELAY = 0.5
+            started = threading.Event()
+            blocker = threading.Event()
+            report = threading._exit_report
+
+            def _exit_report(exiting):
+                report(exiting)
+                blocker.set()
+
+            threading._exit_report = _exit_report
+
+            def loop_factory():
+                started.set()
+                blocker.wait(TIMEOUT)
+                return asyncio.new_event_loop()
+
+            asyncio.threading.BackgroundThread(name="client",
+                                               loop_factory=loop_factory
+                                               ).start()
+            started.wait(TIMEOUT)
+        """, '-X', 'dev')
+        self.assertEqual(out, [])
+        self.assertRegex(err, (
+            r"\n<BackgroundThread\(client, started \d+\)>, thread "
+            r"0x[0-9a-f]+: asked to terminate, not ended\n"
+            r"Stacks of the threads"))
 
     @support.cpython_only
     def test_destroyed_subinterpreter(self):
