@@ -52,6 +52,11 @@ def benchmarks():
          ("baseline", ["-c", "pass"]),
          ("patched", ["-c", "pass"])),
         *exit_loops,
+        # The report of the threads exit waits for, in development mode,
+        # when there is nothing to report.
+        ("exit-report-dev", "no-report", "ms", "wall", 100,
+         ("patched", ["-X", "dev", case("exit_report.py"), "no-report"]),
+         ("patched", ["-X", "dev", case("exit_report.py"), "report"])),
         ("call-roundtrip", "workaround", "us", "printed", 20,
          ("patched", [case("call_roundtrip.py"), "workaround"]),
          ("patched", [case("call_roundtrip.py"), "background"])),
