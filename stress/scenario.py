@@ -1,6 +1,11 @@
 """One randomized interpreter exit, for the shutdown torture suite.
 
-usage: python scenario.py SEED LOG
+usage: python scenario.py SEED LOG [REPORT_DELAY]
+
+With REPORT_DELAY (run under -X dev), interpreter exit reports the threads
+it still waits for after that many seconds (threading._EXIT_REPORT_DELAY),
+as it does after five seconds in the development mode; run.py accepts the
+report in the output.
 
 The seed chooses a mix of actors; each logs what happens to it, one line
 per event ("EVENT NAME"), appended to LOG with single os.write() calls so
@@ -48,6 +53,14 @@ asyncio.get_event_loop_policy()
 
 seed = int(sys.argv[1])
 LOG_PATH = sys.argv[2]
+if len(sys.argv) > 3:
+    # The development mode's report of the threads that exit waits for,
+    # written early and often: the reporting thread runs during the whole
+    # exit, with its Ctrl-C, forks and late threads.  Without asyncio's
+    # debug mode, which the development mode enables and which logs slow
+    # callbacks.
+    threading._EXIT_REPORT_DELAY = float(sys.argv[3])
+    asyncio.coroutines._is_debug_mode = lambda: False
 rng = random.Random(seed)
 log_fd = os.open(LOG_PATH, os.O_WRONLY | os.O_APPEND)
 names = iter(range(1000))
