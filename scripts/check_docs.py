@@ -26,7 +26,11 @@ REQUIRED = {
 # page -> pages it must link to
 LINKS = {
     'library/asyncio.html': ['library/asyncio-background-thread.html'],
-    'library/asyncio-background-thread.html': ['library/threading.html'],
+    'library/asyncio-background-thread.html': ['library/threading.html',
+                                               'library/devmode.html'],
+    # The exit report of the development mode.
+    'library/threading.html': ['library/devmode.html'],
+    'library/devmode.html': ['library/threading.html'],
 }
 
 
