@@ -382,19 +382,22 @@ cmd_test() {
     py=$(python_link)
     obj=$(variant_dir)
     [[ -x $py ]] || die "no ${py##*/}: run ./build.sh${FREE_THREADED:+} first"
-    local xml=$obj/junit rc=0
+    local xml=$obj/junit rc=0 failed=()
     rm -rf "$xml"
     mkdir -p "$xml"
     if (($#)); then
-        (cd "$obj" && ./python -m test --junit-xml "$xml/run.xml" "$@") || rc=$?
+        (cd "$obj" && ./python -m test --junit-xml "$xml/run.xml" "$@") ||
+            { rc=$?; failed+=(--failed-run "$xml/run.xml"); }
     else
-        (cd "$obj" && ./python -m test -j0 --fail-env-changed --junit-xml "$xml/all.xml" "${TESTS[@]}") || rc=$?
+        (cd "$obj" && ./python -m test -j0 --fail-env-changed --junit-xml "$xml/all.xml" "${TESTS[@]}") ||
+            { rc=$?; failed+=(--failed-run "$xml/all.xml"); }
         local match=() m
         for m in "${REFLEAK_MATCH[@]}"; do match+=(-m "$m"); done
         (cd "$obj" && ./python -m test -R 3:3 --fail-env-changed --junit-xml "$xml/refleak.xml" \
-            "${REFLEAK_TESTS[@]}" "${match[@]}") || rc=$?
+            "${REFLEAK_TESTS[@]}" "${match[@]}") ||
+            { rc=$?; failed+=(--failed-run "$xml/refleak.xml"); }
     fi
-    python3 "$ROOT/scripts/junit_summary.py" "$xml"/*.xml || rc=1
+    python3 "$ROOT/scripts/junit_summary.py" "${failed[@]}" "$xml"/*.xml || rc=1
     return "$rc"
 }
 
@@ -657,7 +660,7 @@ cmd_backport() {
         fi
     done
     awk '/: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ { p += $(NF-5); f += $(NF-3); s += $(NF-1) }
-         /: (cannot install the wheel|the tests did not complete) / { f += 1 }
+         /: (cannot install the wheel|the tests did not complete)/ { f += 1 }
          END { printf "backport: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$result"
 }
 

@@ -1149,10 +1149,6 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(out, ["finalizer", "refused", "submitted", "done"])
         self.assertEqual(err, "")
 
-    @unittest.skipIf(sys.version_info[:2] == (3, 12),
-                     "CPython 3.12 (3.12.1 here) crashes at exit once asyncio "
-                     "ran in an isolated subinterpreter (free(): invalid "
-                     "pointer), also without the backport")
     def test_keyboard_interrupt_in_terminate_at_exit(self):
         # Ctrl-C inside the exit's terminate() call, before the request
         # reached the loop: the request is made again, so that an executor
@@ -1194,6 +1190,10 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(out, ["worker released"])
         self.assertRegex(err, r"\nKeyboardInterrupt(: )?\n$")
 
+    @unittest.skipIf(sys.version_info[:2] == (3, 12),
+                     "CPython 3.12 (3.12.1 here) crashes at exit once asyncio "
+                     "ran in an isolated subinterpreter (free(): invalid "
+                     "pointer), also without the backport")
     def test_destroyed_subinterpreter(self):
         # Destroying a subinterpreter terminates its BackgroundThread, whose
         # cleanup runs.
