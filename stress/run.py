@@ -10,7 +10,7 @@ every thread was), a death by signal, a nonzero exit status, an actor whose
 cleanup did not complete, a termination request lost or made twice, or
 output other than the tracebacks the scenario asked for.
 
-In about one run in five, the scenario runs in the development mode
+In half of the runs, the scenario runs in the development mode
 (-X dev, warnings ignored), where interpreter exit reports the threads it
 still waits for after a delay, here chosen between 0 and 50 ms so that the
 report is written during the exit; its lines are accepted in the output.
