@@ -8,6 +8,7 @@ nothing for it.
 __all__ = ('BackgroundThread',)
 
 import concurrent.futures
+import contextvars
 import enum
 import inspect
 import threading
@@ -87,8 +88,9 @@ class BackgroundThread(threading.Thread):
         # The loop, while run() runs it: for _exit_report_details().
         self._running_loop = None
         self._main_task = None
-        # {future: coro} of the run_coroutine_threadsafe() calls not started
-        # in the loop yet; run() discards those left when it ends.
+        # {future: (coro, context)} of the run_coroutine_threadsafe() calls
+        # not started in the loop yet; run() discards those left when it
+        # ends.
         self._calls = {}
         # The tasks of run_coroutine_threadsafe(), used in the loop only.
         self._tasks = set()
@@ -107,12 +109,14 @@ class BackgroundThread(threading.Thread):
 
     @property
     def daemon(self):
-        return self._daemonic
+        return super().daemon
 
     @daemon.setter
     def daemon(self, daemonic):
         # As Thread, which raises RuntimeError where daemon threads are
         # not allowed.
+        if not self._initialized:
+            raise RuntimeError("Thread.__init__() not called")
         if self._started.is_set():
             raise RuntimeError("cannot set daemon status of active thread")
         if daemonic:
@@ -130,7 +134,8 @@ class BackgroundThread(threading.Thread):
         self._loop_started.wait()
         loop = self._loop
         if loop is None:
-            raise RuntimeError(f"{self!r} is terminated")
+            # Terminated, ended, or its loop_factory failed.
+            raise RuntimeError(f"the event loop of {self!r} is not running")
         return loop
 
     def run(self):
@@ -148,7 +153,7 @@ class BackgroundThread(threading.Thread):
             with self._lock:
                 self._state = _State.FINISHED
                 calls, self._calls = self._calls, calls
-            for future, coro in calls.items():
+            for future, (coro, _) in calls.items():
                 self._discard(coro, future)
             self._loop_started.set()
             # Avoid a refcycle if the task refers to the thread, as
@@ -170,8 +175,9 @@ class BackgroundThread(threading.Thread):
         try:
             # Started by the loop, like the calls made once it runs, whose
             # exceptions go to its exception handler.
-            for future, coro in calls.items():
-                loop.call_soon(self._start_call, coro, future)
+            for future, (coro, context) in calls.items():
+                loop.call_soon(self._start_call, coro, future,
+                               context=context)
             del calls
             if self._target is None:
                 await loop.create_future()  # until terminated
@@ -207,7 +213,7 @@ class BackgroundThread(threading.Thread):
     def _schedule(self, future):
         # Called in the loop, for a call submitted while it runs.
         with self._lock:
-            coro = self._calls[future]
+            coro, _ = self._calls[future]
             del self._calls[future]
             finished = self._state is _State.FINISHED
         if finished:
@@ -305,9 +311,9 @@ class BackgroundThread(threading.Thread):
         return lines
 
     @staticmethod
-    def _call_soon_threadsafe(loop, callback, *args):
+    def _call_soon_threadsafe(loop, callback, *args, context=None):
         try:
-            loop.call_soon_threadsafe(callback, *args)
+            loop.call_soon_threadsafe(callback, *args, context=context)
         except RuntimeError:
             # The main task has just ended and the runner closed the loop.
             if not loop.is_closed():
@@ -331,12 +337,17 @@ class BackgroundThread(threading.Thread):
         Return a concurrent.futures.Future to access the result, as
         asyncio.run_coroutine_threadsafe() does.  Raise RuntimeError if the
         thread is not started, or once it was asked to terminate.  Futures
-        still pending when the thread ends are cancelled.
+        still pending when the thread ends are cancelled.  The coroutine
+        runs in a copy of the caller's context.
         """
         if not coroutines.iscoroutine(coro):
             raise TypeError(f"coro must be a coroutine object, "
                             f"not {type(coro).__name__}")
         future = concurrent.futures.Future()
+        # The task runs in a copy of the caller's context, as with
+        # asyncio.run_coroutine_threadsafe(), also if the call waits for
+        # the loop to run.
+        context = contextvars.copy_context()
         with self._lock:
             state = self._state
             loop = self._loop
@@ -344,7 +355,7 @@ class BackgroundThread(threading.Thread):
             accepted = (state is _State.RUNNING
                         or state is _State.CREATED and self._ident is not None)
             if accepted:
-                self._calls[future] = coro
+                self._calls[future] = (coro, context)
         if not accepted:
             coro.close()
             if state is _State.CREATED:
@@ -352,7 +363,8 @@ class BackgroundThread(threading.Thread):
             raise RuntimeError(f"{self!r} is terminated")
         if loop is not None:
             # If the loop has closed meanwhile, run() cancels the future.
-            self._call_soon_threadsafe(loop, self._schedule, future)
+            self._call_soon_threadsafe(loop, self._schedule, future,
+                                       context=context)
         return future
 
 
