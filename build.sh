@@ -81,7 +81,7 @@ readonly OVERLAY_ROOTS=(Doc Include Lib Misc Modules Objects Parser PC Programs 
 readonly TESTS=(test_threading test_thread test_threading_local test_atexit
                 test_concurrent_futures test_asyncio test___all__)
 readonly REFLEAK_TESTS=(test_threading test_asyncio.test_threading)
-readonly REFLEAK_MATCH=('*Terminate*' '*BackgroundThread*')
+readonly REFLEAK_MATCH=('*Terminate*' '*BackgroundThread*' '*ExitReport*')
 
 # Debian packages needed to build and test the interpreter, with a file or
 # command that shows each is installed.

@@ -18,7 +18,8 @@ import sys
 # Test module -> the classes of new tests in it.
 NEW_TESTS = {
     'Lib/test/test_threading.py': ('ThreadTerminateTests',
-                                   'TerminateAtExitTests'),
+                                   'TerminateAtExitTests',
+                                   'ExitReportTests'),
     'Lib/test/test_asyncio/test_threading.py': None,  # all of it
 }
 
