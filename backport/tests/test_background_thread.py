@@ -3,6 +3,7 @@ thread_terminate.BackgroundThread."""
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import os
 import sys
@@ -291,6 +292,17 @@ class BackgroundThreadTests(support.ThreadsCleanupMixin, unittest.TestCase):
                                     'thread$'):
             thread.daemon = False
 
+        class NotInitialized(cls):
+            def __init__(self):
+                pass
+
+        with self.assertRaisesRegex(RuntimeError,
+                                    r'^Thread.__init__\(\) not called$'):
+            NotInitialized().daemon = False
+        if __debug__:
+            with self.assertRaisesRegex(AssertionError, 'not called'):
+                NotInitialized().daemon
+
     def test_not_a_daemon_when_started_from_daemon_thread(self):
         threads = []
         creator = threading.Thread(
@@ -356,6 +368,34 @@ class BackgroundThreadTests(support.ThreadsCleanupMixin, unittest.TestCase):
         self.assertFalse(future.done())
         release.set()
         self.assertEqual(future.result(TIMEOUT), 42)
+
+    def test_run_coroutine_threadsafe_context(self):
+        # Each call runs in a copy of its caller's context, as with
+        # asyncio.run_coroutine_threadsafe(), also one made before the
+        # loop runs.
+        var = contextvars.ContextVar('var', default='unset')
+        release = threading.Event()
+
+        def loop_factory():
+            release.wait(TIMEOUT)
+            return asyncio.new_event_loop()
+
+        async def swap(value):
+            old = var.get()
+            var.set(value)
+            return old
+
+        def calls():
+            thread = self.start(loop_factory=loop_factory)
+            var.set('caller')
+            early = thread.run_coroutine_threadsafe(swap('early'))
+            release.set()
+            self.assertEqual(early.result(TIMEOUT), 'caller')
+            late = thread.run_coroutine_threadsafe(swap('late'))
+            self.assertEqual(late.result(TIMEOUT), 'caller')
+            self.assertEqual(var.get(), 'caller')
+
+        contextvars.copy_context().run(calls)
 
     def test_run_coroutine_threadsafe_requires_coroutine(self):
         thread = self.start()
@@ -503,8 +543,13 @@ class BackgroundThreadTests(support.ThreadsCleanupMixin, unittest.TestCase):
                 wait_forever, args=(started, cleanup)) as thread:
             self.assertIsInstance(thread, BackgroundThread)
             self.assertTrue(started.wait(TIMEOUT))
+            # Leaving does not wait for pending calls: they are cancelled.
+            # (The event is created in the loop: 3.9 binds it to a loop.)
+            pending = thread.run_coroutine_threadsafe(wait_forever(
+                threading.Event(), []))
         self.assertFalse(thread.is_alive())
         self.assertEqual(cleanup, ["finally"])
+        self.assertTrue(pending.cancelled())
 
         with self.assertRaises(ZeroDivisionError):
             with BackgroundThread() as thread:
@@ -528,16 +573,29 @@ class BackgroundThreadTests(support.ThreadsCleanupMixin, unittest.TestCase):
             future = asyncio.run_coroutine_threadsafe(main(), loop)
             future.result(TIMEOUT)
             self.assertIs(loops[0], loop)
-        with self.assertRaisesRegex(RuntimeError, 'is terminated'):
+        with self.assertRaisesRegex(RuntimeError, 'loop .* is not running'):
             thread.get_loop()
 
     def test_get_loop_terminated_before_loop_runs(self):
         thread = BackgroundThread()
         thread.terminate()
         thread.start()
-        with self.assertRaisesRegex(RuntimeError, 'is terminated'):
+        with self.assertRaisesRegex(RuntimeError, 'loop .* is not running'):
             thread.get_loop()
         join_thread(thread)
+
+    def test_get_loop_loop_factory_fails(self):
+        def loop_factory():
+            raise ZeroDivisionError
+
+        with catch_threading_exception() as cm:
+            thread = BackgroundThread(loop_factory=loop_factory)
+            thread.start()
+            with self.assertRaisesRegex(RuntimeError,
+                                        'loop .* is not running'):
+                thread.get_loop()
+            join_thread(thread)
+            self.assertIs(cm.exc_type, ZeroDivisionError)
 
     def test_loop_closing_while_called(self):
         # The task returns and the loop closes while terminate() or

@@ -612,6 +612,34 @@ class TerminateAtExitTests(unittest.TestCase):
                                    "after shutdown"])
         self.assertEqual(err, "")
 
+    @requires_threads_at_exit  # the worker starts then
+    def test_first_import_during_exit(self):
+        # Imported for the first time while the interpreter exits, the
+        # package works but takes no part in the exit (too late to register
+        # its step, or, upstream, nothing to register): its threads are not
+        # asked, and one started then runs normally.
+        out, err = run_script('''
+            import sys
+            import threading
+            import time
+
+            def run():
+                while not threading._SHUTTING_DOWN:
+                    time.sleep(0.01)
+                import thread_terminate
+                print("imported", "concurrent.futures.thread" in sys.modules)
+                worker = thread_terminate.Thread(
+                    target=print, args=("worked",),
+                    terminate=lambda: print("asked"))
+                worker.start()
+                worker.join()
+
+            assert "thread_terminate" not in sys.modules
+            threading.Thread(target=run).start()
+        ''')
+        self.assertEqual(out, ["imported False", "worked"])
+        self.assertEqual(err, "")
+
     @requires_threads_at_exit  # the executor starts its worker then
     def test_terminated_thread_uses_existing_executor(self):
         out, err = self.run_script("""
@@ -968,6 +996,25 @@ class TerminateAtExitTests(unittest.TestCase):
                                           threading.main_thread().is_alive()))
         """)
         self.assertEqual(out, ["queued work done", "main thread alive: False"])
+        self.assertRegex(err, "^" + SHUTDOWN_REPORT)
+        self.assertRegex(err, r"\nKeyboardInterrupt(: )?\n$")
+
+    def test_keyboard_interrupt_in_executor_shutdown(self):
+        # Ctrl-C in a _register_atexit() callback such as the executors'
+        # shutdown: upstream, threading._shutdown() still marks the main
+        # thread as ended for atexit functions.  A released Python's
+        # _shutdown() does not, with or without the package: the
+        # interrupted code is its own (a limit, see the README).
+        out, err = self.run_script("""
+            import atexit
+            import signal
+            import threading
+
+            threading._register_atexit(signal.raise_signal, signal.SIGINT)
+            atexit.register(lambda: print("main thread alive:",
+                                          threading.main_thread().is_alive()))
+        """)
+        self.assertEqual(out, [f"main thread alive: {not NATIVE}"])
         self.assertRegex(err, "^" + SHUTDOWN_REPORT)
         self.assertRegex(err, r"\nKeyboardInterrupt(: )?\n$")
 

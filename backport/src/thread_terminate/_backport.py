@@ -26,7 +26,6 @@ thread of its own, the monitor, for the threads that own others.
 """
 
 import atexit
-import concurrent.futures.thread  # noqa: F401 (before _register_atexit)
 import os
 import sys
 import threading
@@ -551,9 +550,12 @@ def _after_fork():
 def _register():
     global _index
     try:
+        # Registers the executors' shutdown, before the step.
+        import concurrent.futures.thread  # noqa: F401
         threading._register_atexit(_exit_step)
     except RuntimeError:
-        # Imported while the interpreter exits: too late to take part.
+        # Imported while the interpreter exits ("can't register atexit after
+        # shutdown"): too late to take part; the Thread class still works.
         return
     _index = len(threading._threading_atexits) - 1
     try:
