@@ -614,25 +614,28 @@ cmd_backport() {
     "$out/tools/bin/python" -m build -o "$out/dist" "$ROOT/backport" >"$out/build.log" 2>&1 ||
         { tail -n 20 "$out/build.log" >&2; die "the backport's wheel does not build"; }
     wheel=$(ls "$out"/dist/*.whl)
-    # The interpreters; mypy goes to the newest released one.
+    # The interpreters; mypy goes to the newest released one.  A missing
+    # one counts as a failure: the backport is for all of them.
+    local missing=()
     for v in 3.9 3.10 3.11 3.12 3.13; do
         py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.*/bin/python$v 2>/dev/null | sort -V | tail -n 1) || true
         if [[ -z $py ]]; then py=$(command -v "python$v") || true; fi
         if [[ -n $py ]] && "$py" -c '' 2>/dev/null; then
             names+=("$v"); pythons+=("$py"); typed=$v
         else
-            echo "backport: no CPython $v found, skipped"
+            missing+=("backport: no CPython $v found (pyenv or python$v)")
         fi
     done
     names+=("$VERSION"); pythons+=("$BUILD/bench/base/python")
     if [[ -x $(variant_dir)/python ]]; then
         names+=(patched); pythons+=("$(variant_dir)/python")
     else
-        echo "backport: no ./$(basename "$(python_link)") (run ./build.sh first), skipped"
+        missing+=("backport: no ./$(basename "$(python_link)") (run ./build.sh first)")
     fi
     [[ -n $typed ]] || typed=$VERSION
     local i venv log status result=$out/summary.txt
     : >"$result"
+    for i in "${missing[@]}"; do echo "$i" | tee -a "$result"; done
     for i in "${!names[@]}"; do
         name=${names[i]} py=${pythons[i]}
         venv=$out/venv-$name log=$out/$name.log
@@ -646,7 +649,8 @@ cmd_backport() {
             continue
         fi
         if [[ $name == "$typed" ]] && ! "$venv/bin/python" -m pip install mypy >>"$log" 2>&1; then
-            echo "backport: $version: cannot install mypy, the type check is skipped"
+            echo "backport: $version: cannot install mypy (log: build/backport/$name.log)" |
+                tee -a "$result"
         fi
         status=0
         env -u PYTHONPATH -u PYTHONHOME timeout 900 "$venv/bin/python" "$ROOT/backport/run_tests.py" \
@@ -660,7 +664,8 @@ cmd_backport() {
         fi
     done
     awk '/: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ { p += $(NF-5); f += $(NF-3); s += $(NF-1) }
-         /: (cannot install the wheel|the tests did not complete)/ { f += 1 }
+         /: (cannot install the wheel|cannot install mypy|the tests did not complete)/ { f += 1 }
+         /^backport: no / { f += 1 }
          END { printf "backport: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0) }' "$result"
 }
 
