@@ -210,28 +210,48 @@ def check_log(text, sigint):
     return raises
 
 
-# Debug-build assertions of CPython 3.13.15 that main has since fixed, in
-# the runs where they are expected: (pattern in stderr, SIGINT runs only,
-# the issue).  gh-143424 (fixed by gh-143439, not in 3.13.15): a
-# threading.Lock released again while the thread it was handed off to
-# wakes up trips an assertion that "does not necessarily hold for
+# Crashes of CPython 3.13.15 that main has since fixed, in the runs where
+# they are expected: (how the process died, a test of its stderr, SIGINT
+# runs only, the issue).
+#
+# gh-143424 (fixed by gh-143439, not in 3.13.15): a threading.Lock
+# released again while the thread it was handed off to wakes up trips a
+# debug-build assertion that "does not necessarily hold for
 # threading.Lock".  Condition.notify() interrupted by Ctrl-C between
-# releasing a waiter's lock and forgetting it, then called again (a
-# request that Ctrl-C interrupted is made again: Event.set() twice),
-# releases that lock twice (seeds 12008710, 13001920, free-threaded build;
-# reproduced without interpreter exit by releasing an Event waiter's lock
-# twice, on both builds).
+# releasing a waiter's lock and forgetting it, then called again (a request
+# that Ctrl-C interrupted is made again: Event.set() twice), releases that
+# lock twice (seeds 12008710, 13001920, free-threaded build; reproduced
+# without interpreter exit by releasing an Event waiter's lock twice, on
+# both builds).
+#
+# gh-124878 (fixed on main by gh-130649, which gives thread states a
+# reference count; 3.13.15 has no _Py_THREAD_SHUTTING_DOWN): on the
+# free-threaded build, Py_FinalizeEx() stops the world, deletes the thread
+# states of the threads still running and starts the world again; a thread
+# that was stopped while running Python code then re-attaches through its
+# freed thread state and dies with SIGSEGV in tstate_try_attach(), and
+# faulthandler, reading that thread state, faults in turn: its report ends
+# after its first line.  Threads still run at finalization after Ctrl-C
+# skipped the final join, as in 3.13.15 without the change (seed 13005277;
+# core dump of a replay: the crashing thread in _Py_HandlePending() ->
+# _PyThreadState_Attach() -> tstate_wait_attach(), the main thread in
+# Py_FinalizeEx()'s PyGC_Collect()).
 KNOWN_UPSTREAM = [
-    ("_PyMutex_LockTimed: Assertion `_Py_atomic_load_uint8_relaxed("
-     "&m->_bits) & _Py_LOCKED' failed.", True, "gh-143424"),
+    ("killed by SIGABRT",
+     lambda stderr: "_PyMutex_LockTimed: Assertion `_Py_atomic_load_uint8_"
+                    "relaxed(&m->_bits) & _Py_LOCKED' failed." in stderr,
+     True, "gh-143424"),
+    ("killed by SIGSEGV",
+     lambda stderr: stderr.endswith("Fatal Python error: Segmentation "
+                                    "fault\n\n"),
+     True, "gh-124878"),
 ]
 
 
 def known_upstream(reason, stderr, sigints):
-    if reason != "killed by SIGABRT":
-        return None
-    for pattern, needs_sigint, issue in KNOWN_UPSTREAM:
-        if pattern in stderr and (sigints or not needs_sigint):
+    for died, matches, needs_sigint, issue in KNOWN_UPSTREAM:
+        if (reason == died and matches(stderr)
+                and (sigints or not needs_sigint)):
             return issue
     return None
 
