@@ -346,8 +346,10 @@ class BackgroundThread(threading.Thread):
         future = concurrent.futures.Future()
         # The task runs in a copy of the caller's context, as with
         # asyncio.run_coroutine_threadsafe(), also if the call waits for
-        # the loop to run.
+        # the loop to run.  The entry of _calls is built before taking the
+        # lock, under which nothing is allocated.
         context = contextvars.copy_context()
+        call = (coro, context)
         with self._lock:
             state = self._state
             loop = self._loop
@@ -355,7 +357,7 @@ class BackgroundThread(threading.Thread):
             accepted = (state is _State.RUNNING
                         or state is _State.CREATED and self._ident is not None)
             if accepted:
-                self._calls[future] = (coro, context)
+                self._calls[future] = call
         if not accepted:
             coro.close()
             if state is _State.CREATED:
