@@ -534,15 +534,26 @@ def atexit_work():
 
 def fork_child():
     """os.fork() with the actors alive: the child runs a BackgroundThread of
-    its own and exits through a normal interpreter exit."""
+    its own and exits through a normal interpreter exit.  The parent's
+    BackgroundThreads, which do not run in the child, refuse its calls at
+    once."""
     name = new_name("fork")
     plan(name, "fork")
     warnings.filterwarnings("ignore", category=DeprecationWarning,
                             message=".*multi-threaded.*fork")
+    portals = [thread for thread in threading.enumerate()
+               if isinstance(thread, asyncio.threading.BackgroundThread)]
     pid = os.fork()
     if pid == 0:
         # The child: the other threads are gone.
         try:
+            for portal in portals:
+                try:
+                    portal.run_coroutine_threadsafe(noop())
+                except RuntimeError:
+                    pass
+                else:
+                    log("child-error", name, "parent-portal-accepted-call")
             thread = asyncio.threading.BackgroundThread(name=name)
             thread.start()
 
