@@ -155,6 +155,12 @@ def check_log(text, sigint):
         if seen["term"] > (2 if sigint else 1):
             raise Failure(f"{name} asked to terminate {seen['term']} times")
         if sigint:
+            # After one Ctrl-C the waiting stops, but every thread is still
+            # asked (late ones belong to threads that may not end now).
+            if (sigint == 1 and kind == "plain"
+                    and not name.startswith("late") and not seen["term"]):
+                raise Failure(f"{name}: termination request lost after "
+                              f"Ctrl-C")
             continue  # the wait was interrupted: cleanup may be cut short
         if kind == "plain":
             # Runs until asked: asked exactly once, at exit.
