@@ -648,7 +648,10 @@ cmd_backport() {
                 tee -a "$result"
             continue
         fi
-        if [[ $name == "$typed" ]] && ! "$venv/bin/python" -m pip install mypy >>"$log" 2>&1; then
+        # mypy on the newest release, and on the patched interpreter, where
+        # stubtest checks the stubs against the standard library's classes.
+        if [[ $name == "$typed" || $name == patched ]] &&
+               ! "$venv/bin/python" -m pip install mypy >>"$log" 2>&1; then
             echo "backport: $version: cannot install mypy (log: build/backport/$name.log)" |
                 tee -a "$result"
         fi
