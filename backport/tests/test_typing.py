@@ -20,7 +20,7 @@ except ImportError:
 
 requires_mypy = unittest.skipIf(
     mypy is None, "mypy is not installed here (./build.sh backport installs "
-    "it for one interpreter)")
+    "it for the newest release and the patched interpreter)")
 
 
 def run_mypy(*args):
