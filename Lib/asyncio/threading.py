@@ -95,7 +95,7 @@ class BackgroundThread(threading.Thread):
         # The tasks of run_coroutine_threadsafe(), used in the loop only.
         self._tasks = set()
         # Set once the loop runs, or the thread ended without running it.
-        self._loop_started = threading.Event()
+        self._loop_started = _Latch()
 
     def __enter__(self):
         self.start()
@@ -131,7 +131,10 @@ class BackgroundThread(threading.Thread):
         """
         if self._ident is None:
             raise RuntimeError(f"{self!r} is not started")
-        self._loop_started.wait()
+        # In the thread itself (in its loop_factory, or in a callback of a
+        # call cancelled as it ends), the loop cannot start meanwhile.
+        if self._ident != threading.get_ident():
+            self._loop_started.wait()
         loop = self._loop
         if loop is None:
             # Terminated, ended, or its loop_factory failed.
@@ -146,7 +149,16 @@ class BackgroundThread(threading.Thread):
             if not terminated:
                 with runners.Runner(debug=self._debug,
                                     loop_factory=self._loop_factory) as runner:
-                    runner.run(self._run_main_task())
+                    try:
+                        runner.run(self._run_main_task())
+                    finally:
+                        # Also if the loop stopped before the main task
+                        # ended (SystemExit or KeyboardInterrupt raised by
+                        # a call): no call may start while the runner
+                        # closes the loop, it would be left pending.
+                        with self._lock:
+                            self._state = _State.FINISHED
+                            self._loop = None
         finally:
             self._running_loop = None
             calls = {}
@@ -328,7 +340,6 @@ class BackgroundThread(threading.Thread):
             # calls at once, they would never complete.
             self._state = _State.FINISHED
             self._loop = None
-            self._loop_started._at_fork_reinit()
             self._loop_started.set()
 
     def run_coroutine_threadsafe(self, coro):
@@ -368,6 +379,37 @@ class BackgroundThread(threading.Thread):
             self._call_soon_threadsafe(loop, self._schedule, future,
                                        context=context)
         return future
+
+
+class _Latch:
+    """An event that is set once, and that a signal handler may wait for.
+
+    Unlike threading.Event, whose lock a signal handler may interrupt the
+    main thread holding (in get_loop(), say), the waiters share no lock
+    with each other or with the thread that sets it: each waits on a lock
+    of its own, released by set().
+    """
+
+    def __init__(self):
+        self._flag = False
+        self._waiters = []
+
+    def set(self):
+        self._flag = True
+        # set() writes the flag, then takes the list; wait() adds to the
+        # list, then reads the flag: each is seen by the other, or both.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.release()
+
+    def wait(self):
+        if self._flag:
+            return
+        waiter = threading.Lock()
+        waiter.acquire()
+        self._waiters.append(waiter)
+        if not self._flag:
+            waiter.acquire()
 
 
 # How long _exit_report_details() waits for the loop.

@@ -388,6 +388,72 @@ class BackgroundThreadTests(unittest.TestCase):
             threading_helper.join_thread(thread)
             self.assertIs(cm.exc_type, ZeroDivisionError)
 
+    def test_get_loop_in_thread_before_loop_runs(self):
+        # In the thread itself, before its loop runs, get_loop() cannot
+        # wait: its loop_factory, or a callback of a call cancelled because
+        # the thread was terminated before its loop ran.
+        errors = []
+        release = threading.Event()
+
+        def get_loop(*args):
+            try:
+                thread.get_loop()
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        def loop_factory():
+            get_loop()
+            release.wait(TIMEOUT)
+            return asyncio.EventLoop()
+
+        thread = asyncio.threading.BackgroundThread(loop_factory=loop_factory)
+        self.addCleanup(self.stop, thread)
+        thread.start()
+        future = thread.run_coroutine_threadsafe(asyncio.sleep(0))
+        future.add_done_callback(get_loop)
+        thread.terminate()
+        release.set()
+        threading_helper.join_thread(thread)
+        self.assertTrue(future.cancelled())
+        self.assertEqual(len(errors), 2)
+        for error in errors:
+            self.assertRegex(str(error), 'loop .* is not running')
+
+    def test_get_loop_keeps_no_waiter(self):
+        with asyncio.threading.BackgroundThread() as thread:
+            for i in range(3):
+                thread.get_loop()
+            self.assertEqual(thread._loop_started._waiters, [])
+
+    def test_system_exit_in_call(self):
+        # SystemExit (or KeyboardInterrupt) raised in a call stops the loop,
+        # as in asyncio.run(): the thread ends, and the calls that were to
+        # start are cancelled, not started in a loop about to close.
+        raising = threading.Event()
+        submitted = threading.Event()
+        cleanup = []
+
+        async def exit():
+            raising.set()
+            submitted.wait(TIMEOUT)
+            raise SystemExit
+
+        with threading_helper.catch_threading_exception() as cm:
+            thread = self.start(wait_forever,
+                                args=(threading.Event(), cleanup))
+            exiting = thread.run_coroutine_threadsafe(exit())
+            raising.wait(TIMEOUT)
+            later = thread.run_coroutine_threadsafe(asyncio.sleep(0))
+            submitted.set()
+            threading_helper.join_thread(thread)
+            self.assertIs(cm.exc_type, SystemExit)
+        with self.assertRaises(SystemExit):
+            exiting.result(TIMEOUT)
+        self.assertTrue(later.cancelled())
+        self.assertEqual(cleanup, ["finally"])
+        with self.assertRaisesRegex(RuntimeError, 'is terminated'):
+            thread.run_coroutine_threadsafe(asyncio.sleep(0))
+
     def test_loop_factory_must_be_callable(self):
         with self.assertRaisesRegex(TypeError,
                                     r'^loop_factory must be callable or None$'):
@@ -795,6 +861,15 @@ class BackgroundThreadTests(unittest.TestCase):
             loop_factory=loop_factory)
         thread = self.start()
         thread.run_coroutine_threadsafe(asyncio.sleep(0)).result(TIMEOUT)
+        # Its loop does not run yet when the process forks.
+        unblock = threading.Event()
+
+        def blocked_loop_factory():
+            unblock.wait(TIMEOUT)
+            return asyncio.EventLoop()
+
+        blocked = self.start(loop_factory=blocked_loop_factory)
+        self.addCleanup(unblock.set)
         with warnings.catch_warnings():
             # The child does not run the other threads of the parent.
             warnings.simplefilter('ignore', DeprecationWarning)
@@ -806,6 +881,12 @@ class BackgroundThreadTests(unittest.TestCase):
                     thread.run_coroutine_threadsafe(asyncio.sleep(0))
                 except RuntimeError:
                     thread.terminate()
+                    try:
+                        blocked.get_loop()
+                    except RuntimeError:
+                        pass
+                    else:
+                        raise AssertionError("get_loop() returned")
                     unstarted.start()
                     creating.wait(TIMEOUT)
                     future = unstarted.run_coroutine_threadsafe(
@@ -1060,6 +1141,59 @@ class BackgroundThreadExitTests(unittest.TestCase):
             asyncio.threading.BackgroundThread().start()
         """)
         self.assertEqual(out, ["work done"])
+        self.assertEqual(err, "")
+
+    def test_get_loop_waits_without_shared_lock(self):
+        # A signal handler may interrupt get_loop() at any point, also where
+        # threading.Event.wait() holds its lock, and terminate and join the
+        # thread, which must not need that lock to end.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import signal
+            import sys
+            import threading
+
+            release = threading.Event()
+
+            def loop_factory():
+                release.wait(TIMEOUT)
+                return asyncio.EventLoop()
+
+            portal = asyncio.threading.BackgroundThread(
+                loop_factory=loop_factory)
+            portal.start()
+
+            def handler(*args):
+                portal.terminate()
+                release.set()
+                portal.join(TIMEOUT)
+                print("joined" if not portal.is_alive() else "join timed out")
+
+            lines = 0
+
+            def trace(frame, event, arg):
+                # The second line of the wait that get_loop() calls.
+                global lines
+                if frame.f_back.f_code is not portal.get_loop.__code__:
+                    return None
+                if event == "line":
+                    lines += 1
+                    if lines == 2:
+                        signal.raise_signal(signal.SIGUSR1)
+                return trace
+
+            signal.signal(signal.SIGUSR1, handler)
+            sys.settrace(trace)
+            try:
+                portal.get_loop()
+            except RuntimeError as exc:
+                sys.settrace(None)
+                print(exc)
+        """)
+        self.assertEqual(len(out), 2, out)
+        self.assertEqual(out[0], "joined")
+        self.assertRegex(out[1], 'loop .* is not running')
         self.assertEqual(err, "")
 
     def test_terminate_from_signal_handler(self):
