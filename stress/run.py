@@ -112,18 +112,21 @@ REPORT_LINE = re.compile(
 # the rest of the line then follows it.
 REPORT_FRAGMENT = re.compile(r'.*", line \d+ in \S*$'
                              r"|.* \(most recent call first\):$")
-RAISED = "unraisable RuntimeError: stress-raise "
+# Callbacks of threads started during exit may raise KeyboardInterrupt,
+# reported as any other error outside the thread running the exit.
+RAISED = re.compile(r"unraisable (RuntimeError|KeyboardInterrupt): "
+                    r"stress-raise ")
 
 
 def check_output(stderr, sigint, raises, report=False):
     """Every report in stderr must be one the scenario asked for: the
     callbacks that raised on purpose, after SIGINT, KeyboardInterrupt, and
     in the development mode, the report of the threads exit waits for."""
-    reported = stderr.count(RAISED) if report else 0
+    reported = len(RAISED.findall(stderr)) if report else 0
     for line in stderr.splitlines():
-        if line.startswith(RAISED):
+        if RAISED.match(line):
             reported += not report
-        elif report and (REPORT_LINE.match(line) or RAISED in line
+        elif report and (REPORT_LINE.match(line) or RAISED.search(line)
                          or REPORT_FRAGMENT.match(line)):
             pass
         elif not (sigint and SIGINT_LINE.match(line)):
@@ -199,6 +202,16 @@ def check_log(text, sigint):
             jobs = int(options.get("jobs", 1))
             if seen["term"] != 1 or seen["served"] != jobs or not seen["end"]:
                 raise Failure(f"{name}: cleanup did not complete")
+        elif kind == "tmain":
+            # Its threads, started and joined during exit, are not kept.
+            if seen["kept"]:
+                raise Failure(f"{name}: threads kept after their end")
+            if seen["term"] != 1 or not seen["end"]:
+                raise Failure(f"{name}: did not complete")
+        elif kind == "exitcall":
+            # Both futures completed: the process got there.
+            if not seen["end"]:
+                raise Failure(f"{name}: a call was left pending")
         elif kind == "atexit":
             # Started by an atexit function: not asked, runs to its end.
             if seen["term"]:

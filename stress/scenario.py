@@ -41,6 +41,7 @@ import signal
 import sys
 import threading
 import warnings
+import weakref
 
 # Created now, in the main thread, not by the first BackgroundThread: a
 # fork() while another thread creates the process's first event loop can
@@ -98,35 +99,41 @@ def plan(name, kind, **options):
 
 # --- plain threads ---------------------------------------------------------
 
-def plain_thread(late=False, daemon=None):
+def plain_thread(late=0, daemon=None):
     """A thread waiting until asked to terminate, through terminate=.
 
     Its callback may raise once it has done its job, or start another
     thread (started during interpreter exit: it asks itself), and so may
-    its cleanup (the thread is then asked once its starter has ended)."""
+    its cleanup (the thread is then asked once its starter has ended).
+    *late* counts the threads that started it during exit: their callbacks
+    are called outside the thread running the exit (by the thread itself,
+    or by its starter as that ends), where a KeyboardInterrupt that one
+    raises is not Ctrl-C but an error like another."""
     name = new_name("late" if late else "plain")
     if daemon is None:
         daemon = rng.random() < 0.2
     raises = rng.random() < 0.15
-    spawns = not late and rng.random() < 0.2
-    spawns_on_end = not late and not daemon and rng.random() < 0.15
+    error = (KeyboardInterrupt if late and rng.random() < 0.5
+             else RuntimeError)
+    spawns = late < 2 and rng.random() < 0.2
+    spawns_on_end = late < 2 and not daemon and rng.random() < 0.15
     stop = threading.Event()
 
     def terminate():
         log("term", name)
         if spawns:
-            plain_thread(late=True, daemon=False)
+            plain_thread(late=late + 1, daemon=False)
         stop.set()
         if raises:
             log("raise", name)
-            raise RuntimeError(f"stress-raise {name}")
+            raise error(f"stress-raise {name}")
 
     def run():
         log("start", name)
         stop.wait()
         if spawns_on_end:
             # Started while interpreter exit joins the terminated threads.
-            plain_thread(late=True, daemon=False)
+            plain_thread(late=late + 1, daemon=False)
         log("cleanup", name)
         log("end", name)
 
@@ -317,16 +324,26 @@ def signal_portal():
         if handled < limit:
             try:
                 portal.run_coroutine_threadsafe(noop())
+                if handled % 8 == 0:
+                    # Also where the main thread waits in get_loop().  Not
+                    # each time: a handler slower than the timer's period
+                    # is interrupted by the next one, without end.
+                    portal.get_loop()
             except RuntimeError:
                 pass  # terminated by a handler that interrupted this one
         else:
             portal.terminate()
+            if join:
+                # Interrupting get_loop(), maybe.
+                portal.join()
 
+    join = rng.random() < 0.5
     signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
     try:
         while True:
             portal.run_coroutine_threadsafe(noop())
+            portal.get_loop()
     except RuntimeError:
         pass
     finally:
@@ -633,6 +650,67 @@ def subinterpreter():
 
 # --- the scenario ------------------------------------------------------------
 
+def threaded_main():
+    """A program whose work runs in a thread of its own, which the main
+    thread leaves running: it runs during exit, where it starts and joins
+    threads, which must not be kept once ended."""
+    name = new_name("tmain")
+    plan(name, "tmain")
+    exiting = threading.Event()
+    count = rng.randrange(1, 30)
+
+    def run():
+        log("start", name)
+        exiting.wait()
+        refs = []
+        for i in range(count):
+            thread = threading.Thread(target=noop().close,
+                                      terminate=lambda: None)
+            thread.start()
+            thread.join()
+            refs.append(weakref.ref(thread))
+        del thread
+        gc.collect()
+        if alive := sum(ref() is not None for ref in refs):
+            log("kept", name, alive)
+        log("end", name)
+
+    def terminate():
+        log("term", name)
+        exiting.set()
+
+    threading.Thread(target=run, terminate=terminate, name=name).start()
+
+
+def exiting_call():
+    """A call that raises SystemExit in a portal stops its loop, as in
+    asyncio.run(): the calls submitted meanwhile are cancelled, never left
+    pending."""
+    name = new_name("exitcall")
+    plan(name, "exitcall")
+    portal = asyncio.threading.BackgroundThread(name=name)
+    portal.start()
+    started = threading.Event()
+    submitted = threading.Event()
+
+    async def exit():
+        started.set()
+        submitted.wait()
+        raise SystemExit
+
+    exiting = portal.run_coroutine_threadsafe(exit())
+    started.wait()
+    # Started by the loop after SystemExit stopped it.
+    later = portal.run_coroutine_threadsafe(noop())
+    submitted.set()
+    try:
+        exiting.result()
+        later.result()
+    except (SystemExit, concurrent.futures.CancelledError):
+        pass
+    log("end", name)
+
+
 def sentinel():
     """The first thread asked to terminate at exit (the most recently
     started): tells run.py, on
@@ -659,6 +737,8 @@ ACTORS = [
     (lazy_client, 2),
     (producer_consumer, 0.5),
     (atexit_work, 1),
+    (threaded_main, 1),
+    (exiting_call, 0.5),
 ]
 
 for _ in range(rng.randrange(1, 7)):
