@@ -313,6 +313,120 @@ class ExitOrderTests(unittest.TestCase):
         self.assertEqual(out, ["late stopped"])
         self.assertEqual(err, "")
 
+    @requires_threads_at_exit
+    def test_thread_started_by_terminate_asks_itself(self):
+        # Also when __terminate__() is called by a thread asking itself:
+        # here the thread it starts is joined by its starter.
+        out, err = self.run_script("""
+            import threading
+
+            go = threading.Event()
+            started = []
+
+            def late():
+                print("late", "stopped" if late_stop.wait(TIMEOUT)
+                      else "timed out")
+
+            def starter_terminate():
+                thread = thread_terminate.Thread(target=late,
+                                                 terminate=late_stop.set)
+                thread.start()
+                started.append(thread)
+
+            def starter_run():
+                for thread in started:
+                    thread.join()
+
+            def launcher():
+                go.wait(TIMEOUT)
+                # Asks itself as it starts.
+                thread_terminate.Thread(target=starter_run,
+                                        terminate=starter_terminate).start()
+                launched.set()
+
+            late_stop = threading.Event()
+            launched = threading.Event()
+            # Exit waits for it until the starter has started.
+            thread_terminate.Thread(target=launched.wait, args=(TIMEOUT,),
+                                    terminate=lambda: None).start()
+            thread_terminate.Thread(target=launcher, daemon=True).start()
+            thread_terminate.Thread(target=threading.Event().wait, daemon=True,
+                                    terminate=go.set).start()
+        """)
+        self.assertEqual(out, ["late stopped"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
+    def test_keyboard_interrupt_outside_exit_thread_is_reported(self):
+        # Ctrl-C only reaches the main thread: a KeyboardInterrupt raised
+        # by a request that another thread makes is an error like another,
+        # and the exit goes on waiting.
+        out, err = self.run_script("""
+            import sys
+            import threading
+
+            sys.unraisablehook = lambda unraisable: print(
+                "reported", type(unraisable.exc_value).__name__,
+                unraisable.err_msg.split(" ")[2])
+            go = threading.Event()
+
+            def interrupt():
+                raise KeyboardInterrupt
+
+            def late():
+                print("late ran")
+
+            def daemon_run():
+                go.wait(TIMEOUT)
+                # Asks itself as it starts.
+                thread_terminate.Thread(target=late,
+                                        terminate=interrupt).start()
+                launched.set()
+
+            def waited():
+                # Until the late thread has started.
+                launched.wait(TIMEOUT)
+                print("waited ended")
+
+            launched = threading.Event()
+            thread_terminate.Thread(target=waited,
+                                    terminate=lambda: None).start()
+            thread_terminate.Thread(target=daemon_run, daemon=True).start()
+            thread_terminate.Thread(target=threading.Event().wait, daemon=True,
+                                    terminate=go.set).start()
+        """)
+        # Not "on threading shutdown", as Ctrl-C would be.
+        self.assertEqual(sorted(out), ["late ran",
+                                       "reported KeyboardInterrupt while",
+                                       "waited ended"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
+    @unittest.skipIf(NATIVE, "the backport's records (upstream's are "
+                             "tested by test_threading)")
+    def test_threads_started_during_exit_are_released(self):
+        # A program whose work runs in a thread during exit may start and
+        # join any number of threads: they are not kept once ended.
+        out, err = self.run_script("""
+            import threading
+            from thread_terminate import _backport
+
+            def main():
+                exiting.wait(TIMEOUT)
+                for i in range(20):
+                    thread = thread_terminate.Thread(target=lambda: None)
+                    thread.start()
+                    thread.join()
+                state = _backport._exit
+                print("kept:", len(state.owned_all),
+                      sum(map(len, state.owned.values())))
+
+            exiting = threading.Event()
+            thread_terminate.Thread(target=main, terminate=exiting.set).start()
+        """)
+        self.assertEqual(out, ["kept: 0 0"])
+        self.assertEqual(err, "")
+
 
 if __name__ == '__main__':
     unittest.main()

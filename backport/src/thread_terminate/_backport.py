@@ -277,6 +277,8 @@ def _start_during_exit(self):
             mode.add(self)
     if mode is state.self_asking:
         self.run = _asking_run(self)
+    elif mode is state.owned_all:
+        self.run = _owned_run(self, starter)
     try:
         return _start(self)
     except BaseException:
@@ -284,9 +286,31 @@ def _start_during_exit(self):
             mode.discard(self)
             if self in state.owned.get(starter, ()):
                 state.owned[starter].remove(self)
-        if mode is state.self_asking:
+        if mode is not state.never:
             del self.run
         raise
+
+
+def _owned_run(thread, owner):
+    # The run() of a thread owned by *owner*: once it has ended, it is not
+    # kept (a program whose work runs in a thread during exit may start and
+    # join any number of threads).
+    run = thread.run
+
+    def owned_run():
+        del thread.run
+        try:
+            run()
+        finally:
+            state = _current_exit()
+            if state is not None:
+                with _lock:
+                    threads = state.owned.get(owner)
+                    if threads is not None and thread in threads:
+                        threads.remove(thread)
+                    state.owned_all.discard(thread)
+
+    return owned_run
 
 
 def _asking_run(thread):
@@ -363,10 +387,14 @@ def _ask(state, thread, again=False):
             state.asked.add(thread)
             state.order.append(thread)
     interrupted = False
+    requester = threading.get_ident()
     try:
         _call_terminate(thread)
     except BaseException as exc:
-        interrupt = _keyboard_interrupt(exc)
+        # Ctrl-C only reaches the main thread, which runs the step:
+        # elsewhere a KeyboardInterrupt is an error like another.
+        interrupt = (_keyboard_interrupt(exc)
+                     if requester == state.ident else None)
         if interrupt is not exc:
             _report(exc, thread)
         if interrupt is not None:
