@@ -32,6 +32,7 @@ import concurrent.futures
 import os
 import random
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -300,8 +301,10 @@ def run_one(python, seed, timeout, failures):
         try:
             if sigints:
                 # "exiting" is written when interpreter exit asks the first
-                # thread to terminate.
-                line = proc.stdout.readline()
+                # thread to terminate; a run that hangs before has not.
+                ready, _, _ = select.select(
+                    [proc.stdout], [], [], max(0, deadline - time.monotonic()))
+                line = proc.stdout.readline() if ready else b""
                 if line == b"exiting\n":
                     for _ in range(sigints):
                         time.sleep(rng.choice([0, 0.0005, 0.002, 0.01, 0.05]))
