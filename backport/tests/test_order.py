@@ -339,8 +339,9 @@ class ExitOrderTests(unittest.TestCase):
 
             def launcher():
                 go.wait(TIMEOUT)
-                # Asks itself as it starts.
-                thread_terminate.Thread(target=starter_run,
+                # Asks itself as it starts.  Not a daemon like its starter:
+                # exit waits for it, and so for the thread that it joins.
+                thread_terminate.Thread(target=starter_run, daemon=False,
                                         terminate=starter_terminate).start()
                 launched.set()
 
@@ -354,6 +355,45 @@ class ExitOrderTests(unittest.TestCase):
                                     terminate=go.set).start()
         """)
         self.assertEqual(out, ["late stopped"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
+    def test_thread_asked_at_start_owns_later_threads(self):
+        # Once a thread has asked itself, the threads that it starts belong
+        # to it again: asked once it has ended.
+        out, err = self.run_script("""
+            import threading
+
+            def client():
+                running.set()
+                asked.wait(TIMEOUT)
+
+            def starter():
+                # Asked itself before this runs.
+                thread_terminate.Thread(target=client,
+                                        terminate=asked.set).start()
+                running.wait(TIMEOUT)
+                print("client asked before its starter ended:",
+                      asked.is_set())
+
+            def launch():
+                go.wait(TIMEOUT)
+                thread_terminate.Thread(target=starter, daemon=False,
+                                        terminate=lambda: None).start()
+                launched.set()
+
+            go = threading.Event()
+            launched = threading.Event()
+            running = threading.Event()
+            asked = threading.Event()
+            # Exit waits for it until the starter has started.
+            thread_terminate.Thread(target=launched.wait, args=(TIMEOUT,),
+                                    terminate=lambda: None).start()
+            thread_terminate.Thread(target=launch, daemon=True).start()
+            thread_terminate.Thread(target=threading.Event().wait, daemon=True,
+                                    terminate=go.set).start()
+        """)
+        self.assertEqual(out, ["client asked before its starter ended: False"])
         self.assertEqual(err, "")
 
     @requires_threads_at_exit

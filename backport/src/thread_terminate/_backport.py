@@ -16,8 +16,9 @@ __terminate__), the step waits up to _GRACE seconds for it to end before
 asking the next.  Once every thread was asked, it waits for the asked
 threads that accept termination to end.  A thread started during the exit
 by a non-daemon thread belongs to it and is asked once it has ended; one
-started by the thread running the step, or by a daemon thread, asks itself
-when it starts; threads started by atexit functions are never asked.
+started by the thread running the step, by a daemon thread, or by a
+__terminate__() method that the step or a thread asking itself calls, asks
+itself when it starts; threads started by atexit functions are never asked.
 
 Threads do not tell when they start or end.  While the interpreter exits,
 threading.Thread.start is wrapped to see threads start, and the ends of
@@ -212,6 +213,7 @@ class _Exit:
         self.owned = {}           # owner -> threads it started during exit
         self.owned_all = set()
         self.self_asking = set()  # started during exit: ask themselves
+        self.requesters = set()   # threads running a __terminate__() call
         self.never = set()        # started by atexit functions
         self.internal = set()     # the monitor: never asked
         self.monitoring = False   # the monitor runs
@@ -252,9 +254,10 @@ def _start_during_exit(self):
             # its starter, which may join it.
             mode = state.never
         elif (starter.ident == state.ident or starter.daemon
-              or starter in state.internal):
-            # Nothing waits for the starter: the thread asks itself as soon
-            # as it runs, so that it cannot hang exit.
+              or starter in state.internal or starter in state.requesters):
+            # Nothing waits for the starter, or it is asking a thread to
+            # terminate (and may join what it starts): the thread asks
+            # itself as soon as it runs, so that it cannot hang exit.
             mode = state.self_asking
         else:
             # Started by a thread that exit waits for, maybe its cleanup (a
@@ -388,6 +391,9 @@ def _ask(state, thread, again=False):
             state.order.append(thread)
     interrupted = False
     requester = threading.get_ident()
+    current = threading.current_thread()
+    with _lock:
+        state.requesters.add(current)
     try:
         _call_terminate(thread)
     except BaseException as exc:
@@ -409,6 +415,8 @@ def _ask(state, thread, again=False):
         # With no call in between where Ctrl-C could land.
         if not interrupted:
             state.completed.add(thread)
+        with _lock:
+            state.requesters.discard(current)
 
 
 def _to_ask(state, thread):
