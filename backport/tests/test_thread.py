@@ -784,11 +784,16 @@ class TerminateAtExitTests(unittest.TestCase):
             def release_second():
                 os.write({w}, b"c")
                 release.set()
+                # Ended before the second run comes to it: its requests were
+                # interrupted, so it is not recorded as asked, and would be
+                # asked again if it were still running.
+                first.join()
 
             thread_terminate.Thread(target=release.wait,
                                     terminate=ask_second).start()
-            thread_terminate.Thread(target=release.wait,
-                                    terminate=ask_first).start()
+            first = thread_terminate.Thread(target=release.wait,
+                                            terminate=ask_first)
+            first.start()
             try:
                 threading._shutdown()
             except KeyboardInterrupt:
