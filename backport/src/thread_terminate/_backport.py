@@ -390,17 +390,16 @@ def _ask(state, thread, again=False):
             state.asked.add(thread)
             state.order.append(thread)
     interrupted = False
-    requester = threading.get_ident()
-    current = threading.current_thread()
+    requester = threading.current_thread()
     with _lock:
-        state.requesters.add(current)
+        state.requesters.add(requester)
     try:
         _call_terminate(thread)
     except BaseException as exc:
         # Ctrl-C only reaches the main thread, which runs the step:
         # elsewhere a KeyboardInterrupt is an error like another.
         interrupt = (_keyboard_interrupt(exc)
-                     if requester == state.ident else None)
+                     if requester.ident == state.ident else None)
         if interrupt is not exc:
             _report(exc, thread)
         if interrupt is not None:
@@ -416,7 +415,7 @@ def _ask(state, thread, again=False):
         if not interrupted:
             state.completed.add(thread)
         with _lock:
-            state.requesters.discard(current)
+            state.requesters.discard(requester)
 
 
 def _to_ask(state, thread):
