@@ -78,15 +78,13 @@ class BackgroundThread(threading.Thread):
         # task_target is kept as Thread's target, which also gives the
         # thread its default name.
         super().__init__(target=task_target, name=name, args=args,
-                         kwargs=kwargs, daemon=False)
+                         kwargs=kwargs, daemon=False, service=True)
         self._loop_factory = loop_factory
         self._debug = debug
         self._lock = threading.RLock()
         self._state = _State.CREATED
         # The loop, while the main task runs.
         self._loop = None
-        # The loop, while run() runs it: for _exit_report_details().
-        self._running_loop = None
         self._main_task = None
         # {future: (coro, context)} of the run_coroutine_threadsafe() calls
         # not started in the loop yet; run() discards those left when it
@@ -160,7 +158,6 @@ class BackgroundThread(threading.Thread):
                             self._state = _State.FINISHED
                             self._loop = None
         finally:
-            self._running_loop = None
             calls = {}
             with self._lock:
                 self._state = _State.FINISHED
@@ -173,7 +170,7 @@ class BackgroundThread(threading.Thread):
             del self._target, self._args, self._kwargs
 
     async def _run_main_task(self):
-        loop = self._running_loop = events.get_running_loop()
+        loop = events.get_running_loop()
         self._main_task = tasks.current_task()
         calls = {}
         with self._lock:
@@ -300,28 +297,6 @@ class BackgroundThread(threading.Thread):
         # extend terminate().
         self.terminate()
 
-    def _exit_report_details(self):
-        # For the report of the threads that interpreter exit waits for, in
-        # development mode (threading._exit_report(), in another thread):
-        # the stacks of the loop's tasks.  Taken in the loop, where they
-        # cannot run meanwhile; a loop that does not answer is blocked in a
-        # call, which the thread's stack shows.
-        loop = self._running_loop
-        if loop is None:
-            return []
-        lines = []
-        done = threading.Event()
-
-        def collect():
-            lines.extend(_format_task_stacks(loop))
-            done.set()
-
-        self._call_soon_threadsafe(loop, collect)
-        if not done.wait(_EXIT_REPORT_WAIT):
-            return ["  its event loop does not answer: it is blocked in a "
-                    "call (see the thread's stack)"]
-        return lines
-
     @staticmethod
     def _call_soon_threadsafe(loop, callback, *args, context=None):
         try:
@@ -410,30 +385,3 @@ class _Latch:
         self._waiters.append(waiter)
         if not self._flag:
             waiter.acquire()
-
-
-# How long _exit_report_details() waits for the loop.
-_EXIT_REPORT_WAIT = 1.0
-
-
-def _format_task_stacks(loop):
-    # The main task first, then the run_coroutine_threadsafe() calls.
-    def key(task):
-        code = getattr(task.get_coro(), 'cr_code', None)
-        return code is not BackgroundThread._run_main_task.__code__
-
-    lines = []
-    for task in sorted(tasks.all_tasks(loop), key=key):
-        lines.append(f"  Task {task.get_name()!r} "
-                     f"(most recent call first):")
-        # The coroutine and those it awaits, as faulthandler shows frames.
-        frames = []
-        coro = task.get_coro()
-        while (frame := getattr(coro, 'cr_frame', None)) is not None:
-            frames.append(frame)
-            coro = coro.cr_await
-        for frame in reversed(frames):
-            code = frame.f_code
-            lines.append(f'    File "{code.co_filename}", '
-                         f'line {frame.f_lineno} in {code.co_name}')
-    return lines
