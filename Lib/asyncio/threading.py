@@ -37,11 +37,10 @@ class BackgroundThread(threading.Thread):
     run_coroutine_threadsafe() calls.
 
     terminate() cancels the task; the thread then ends once the task's
-    cleanup has run and the loop is closed.  The interpreter calls it at
-    exit (it is the thread's __terminate__() method), so a BackgroundThread
-    lets the program exit, although it is never a daemon thread, unless its
-    task goes on after the cancellation or waits for a blocking call in an
-    executor.
+    cleanup has run and the loop is closed.  It is a service thread: at
+    exit, the interpreter calls terminate() (its __terminate__() method)
+    once the threads that may use it are done, or after five seconds, so
+    that the program exits although it is never a daemon thread.
     """
 
     # Which thread touches what: _state, _loop and _calls are guarded by
