@@ -1127,6 +1127,107 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(out, ["served", "portal stopped"])
         self.assertEqual(err, "")
 
+    # A portal, and the threads that use it after the main thread returns.
+    PORTAL = """
+        import asyncio
+        import asyncio.threading
+        import threading
+
+        portal = asyncio.threading.BackgroundThread(name="portal")
+        portal.start()
+
+        async def call(number):
+            await asyncio.sleep(0.001)
+            return number
+
+        def calls(name, count=20, raw=False):
+            served = 0
+            for number in range(count):
+                coro = call(number)
+                if raw:
+                    future = asyncio.run_coroutine_threadsafe(
+                        coro, portal.get_loop())
+                else:
+                    future = portal.run_coroutine_threadsafe(coro)
+                served += future.result(TIMEOUT) == number
+            print(name, served, flush=True)
+    """
+
+    def test_portal_serves_threads_outliving_main(self):
+        # Plain threads, the cleanups of the threads asked to terminate,
+        # and raw submissions to the loop are served until they are done.
+        out, err = self.run_script(textwrap.dedent(self.PORTAL) + textwrap.dedent("""
+            stop = threading.Event()
+
+            def cleanup():
+                stop.wait(TIMEOUT)
+                calls("cleanup")
+
+            threading.Thread(target=calls, args=("plain",)).start()
+            threading.Thread(target=calls, args=("raw", 20, True)).start()
+            threading.Thread(target=cleanup, terminate=stop.set).start()
+        """))
+        self.assertEqual(sorted(out), ["cleanup 20", "plain 20", "raw 20"])
+        self.assertEqual(err, "")
+
+    def test_portal_serves_executor_jobs(self):
+        # Work queued in executors at exit is served.
+        out, err = self.run_script(textwrap.dedent(self.PORTAL) + textwrap.dedent("""
+            from concurrent.futures import ThreadPoolExecutor
+
+            executor = ThreadPoolExecutor(2)
+            for n in range(6):
+                executor.submit(calls, f"job {n}", 5)
+        """))
+        self.assertEqual(sorted(out), [f"job {n} 5" for n in range(6)])
+        self.assertEqual(err, "")
+
+    def test_portals_created_during_exit_serve_the_cleanups(self):
+        # A portal created lazily by the cleanup of a thread serves the
+        # cleanups of the others too, also those slower than the first.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import queue
+            import threading
+
+            lock = threading.Lock()
+            portal = None
+
+            def get_portal():
+                global portal
+                with lock:
+                    if portal is None:
+                        portal = asyncio.threading.BackgroundThread()
+                        portal.start()
+                return portal
+
+            async def call(number):
+                await asyncio.sleep(0.01)
+                return number
+
+            def make_worker(name, jobs):
+                queue_ = queue.Queue()
+                for job in range(jobs):
+                    queue_.put(job)
+
+                def work():
+                    served = 0
+                    while (job := queue_.get()) is not None:
+                        future = get_portal().run_coroutine_threadsafe(
+                            call(job))
+                        served += future.result(TIMEOUT) == job
+                    print(name, served, flush=True)
+
+                threading.Thread(target=work,
+                                 terminate=lambda: queue_.put(None)).start()
+
+            make_worker("fast", 1)
+            make_worker("slow", 30)
+        """)
+        self.assertEqual(out, ["fast 1", "slow 30"])
+        self.assertEqual(err, "")
+
     def test_thread_started_by_atexit_function(self):
         # An atexit function may run a BackgroundThread to its end.
         out, err = self.run_script("""
