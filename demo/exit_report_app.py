@@ -4,7 +4,7 @@ usage: ./python -X dev demo/exit_report_app.py   (interrupt it after ~6 s)
 
 Its synchronous client's task swallows CancelledError, and its worker
 thread has no terminate=: five seconds into the exit, -X dev reports both,
-with their stacks and the client's coroutine stack.
+with their stacks (the coroutine stacks of a BackgroundThread are not shown).
 """
 
 import asyncio
