@@ -7,6 +7,7 @@ package may be absent, so they do not import test.support.
 import contextlib
 import gc
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -35,14 +36,33 @@ requires_fork = unittest.skipUnless(
     hasattr(os, 'fork') and hasattr(os, 'waitpid'), "needs os.fork()")
 
 
-def run_script(script, *args, check=True):
+# Sets how long interpreter exit waits for the threads that use services
+# before it asks the services anyway: threading._EXIT_TIMEOUT upstream, the
+# backport's copy of it otherwise (both private).
+_EXIT_TIMEOUT_CODE = """\
+import threading as _threading, thread_terminate as _thread_terminate
+if _thread_terminate.NATIVE:
+    _threading._EXIT_TIMEOUT = {0!r}
+else:
+    _thread_terminate._backport._EXIT_TIMEOUT = {0!r}
+"""
+
+
+def run_script(script, *args, check=True, exit_timeout=None):
     """Run *script* (dedented) in a fresh interpreter; return its output
     lines and its standard error.  The script gets TIMEOUT, and a hang at
-    exit fails the test (faulthandler) instead of hanging it."""
+    exit fails the test (faulthandler) instead of hanging it.  If
+    *exit_timeout* is given, exit asks services that many seconds after it
+    began at the latest (instead of 5)."""
+    script = textwrap.dedent(script)
+    if exit_timeout is not None:
+        # At the end: read when exit begins, and after the script's imports,
+        # whose order may matter.
+        script += "\n" + _EXIT_TIMEOUT_CODE.format(exit_timeout)
     script = ('import faulthandler; '
               'faulthandler.dump_traceback_later(TIMEOUT, exit=True)\n'
-              + textwrap.dedent(script))
-    script = script.replace('TIMEOUT', repr(TIMEOUT))
+              + script)
+    script = re.sub(r'\bTIMEOUT\b', repr(TIMEOUT), script)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith('PYTHON')}
     proc = subprocess.run([sys.executable, '-X', 'faulthandler', *args,

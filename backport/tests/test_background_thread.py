@@ -794,9 +794,9 @@ class BackgroundThreadTests(support.ThreadsCleanupMixin, unittest.TestCase):
 class BackgroundThreadExitTests(unittest.TestCase):
     """BackgroundThread at interpreter exit."""
 
-    def run_script(self, script):
+    def run_script(self, script, **kwargs):
         # A hang at exit fails the test instead of hanging it.
-        return run_script(script)
+        return run_script(script, **kwargs)
 
     def test_unterminated_thread_exits_with_cleanup(self):
         out, err = self.run_script("""
@@ -873,11 +873,47 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(err, "")
 
     @requires_threads_at_exit
-    def test_cleanup_uses_to_thread(self):
+    def test_terminated_thread_cleanup_uses_to_thread(self):
+        # The cleanup of a thread asked with the other non-services runs
+        # before the executors shut down: it may use asyncio.to_thread().
         out, err = self.run_script("""
             import asyncio
-            from thread_terminate import BackgroundThread
             import threading
+            import thread_terminate
+
+            running = threading.Event()
+            state = {}
+
+            async def main():
+                state["loop"] = asyncio.get_running_loop()
+                state["stop"] = asyncio.Event()
+                running.set()
+                try:
+                    await state["stop"].wait()
+                finally:
+                    print(await asyncio.to_thread(pow, 2, 10))
+
+            def terminate():
+                state["loop"].call_soon_threadsafe(state["stop"].set)
+
+            thread_terminate.Thread(target=asyncio.run, args=(main(),),
+                                    terminate=terminate).start()
+            running.wait()
+        """)
+        self.assertEqual(out, ["1024"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
+    def test_cleanup_cannot_use_to_thread(self):
+        # A BackgroundThread is a service: its task is cancelled after the
+        # executors shut down, so its cleanup can no longer start work in
+        # one (asyncio.to_thread() raises RuntimeError).  An executor job
+        # that the cleanup needs must be submitted earlier.
+        out, err = self.run_script("""
+            import asyncio
+            import concurrent.futures.thread
+            import threading
+            from thread_terminate import BackgroundThread
 
             started = threading.Event()
 
@@ -886,17 +922,23 @@ class BackgroundThreadExitTests(unittest.TestCase):
                 try:
                     await asyncio.Event().wait()
                 finally:
-                    print(await asyncio.to_thread(pow, 2, 10))
+                    try:
+                        await asyncio.to_thread(pow, 2, 10)
+                    except RuntimeError as exc:
+                        print("RuntimeError:", exc)
 
             BackgroundThread(task_target=main).start()
             started.wait()
         """)
-        self.assertEqual(out, ["1024"])
+        self.assertEqual(out, ["RuntimeError: cannot schedule new futures "
+                               "after interpreter shutdown"])
         self.assertEqual(err, "")
 
+    @requires_threads_at_exit  # the thread that asks at the deadline
     def test_executor_worker_blocked_on_call(self):
         # A worker of an executor is blocked on a call into the thread's
-        # loop: at exit the call is cancelled, so the executor can shut down.
+        # loop: at the deadline, while the executors shut down, the call is
+        # cancelled, so they can.
         out, err = self.run_script("""
             import asyncio
             from thread_terminate import BackgroundThread
@@ -920,7 +962,7 @@ class BackgroundThreadExitTests(unittest.TestCase):
             executor = concurrent.futures.ThreadPoolExecutor(1)
             executor.submit(call)
             started.wait()
-        """)
+        """, exit_timeout=0.5)
         self.assertEqual(out, ["call cancelled"])
         self.assertEqual(err, "")
 
@@ -1030,7 +1072,8 @@ class BackgroundThreadExitTests(unittest.TestCase):
     @requires_threads_at_exit
     def test_portal_created_during_exit_serves_its_creator(self):
         # A client created lazily by a thread's cleanup during exit serves
-        # that cleanup, and is terminated once the thread has ended.
+        # that cleanup: a service, it is asked with the other services,
+        # once the thread has ended.
         out, err = self.run_script("""
             import asyncio
             import threading
@@ -1208,12 +1251,13 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(err, "")
 
     def test_keyboard_interrupt_in_terminate_at_exit(self):
-        # Ctrl-C inside the exit's terminate() call, before the request
-        # reached the loop: the request is made again, so that an executor
-        # worker waiting for a call is released before executors shut down.
+        # Ctrl-C inside the exit's terminate() call (a service's: asked
+        # with the rest), before the request reached the loop: a request
+        # that the first Ctrl-C interrupts is made again, once, and the
+        # task is cancelled.
         out, err = self.run_script("""
             import asyncio
-            import concurrent.futures
+            import atexit
             from thread_terminate import BackgroundThread
 
             EventLoop = getattr(asyncio, 'EventLoop',
@@ -1228,24 +1272,20 @@ class BackgroundThreadExitTests(unittest.TestCase):
                         raise KeyboardInterrupt
                     return super().call_soon_threadsafe(*args, **kwargs)
 
-            portal = BackgroundThread(loop_factory=Loop)
-            portal.start()
-
-            async def forever():
-                await asyncio.Event().wait()
-
-            def wait_for_call():
+            async def main():
                 try:
-                    portal.run_coroutine_threadsafe(forever()).result()
-                except concurrent.futures.CancelledError:
-                    print("worker released")
+                    await asyncio.Event().wait()
+                finally:
+                    print("task cancelled")
 
-            executor = concurrent.futures.ThreadPoolExecutor(1)
-            executor.submit(wait_for_call)
+            portal = BackgroundThread(main, loop_factory=Loop)
+            portal.start()
             portal.run_coroutine_threadsafe(asyncio.sleep(0)).result()
             portal.get_loop().interrupt = True
+            # Ctrl-C skips the join.
+            atexit.register(portal.join)
         """)
-        self.assertEqual(out, ["worker released"])
+        self.assertEqual(out, ["task cancelled"])
         self.assertRegex(err, r"\nKeyboardInterrupt(: )?\n$")
 
     @unittest.skipIf(sys.version_info[:2] == (3, 12),

@@ -25,6 +25,13 @@ other = threading.Thread(target=other_stop.wait, args=(5.0,))
 register(other, other_stop.set)
 other.start()
 
+# A thread that serves others: asked once they are done.
+service_stop = threading.Event()
+service = Thread(target=service_stop.wait, args=(5.0,),
+                 terminate=service_stop.set, service=True)
+service.start()
+register(other, other_stop.set, service=False)
+
 
 class Service(Thread):
     def __terminate__(self) -> None:
@@ -56,8 +63,10 @@ with BackgroundThread(main, name="runner", args=("hello",)) as runner:
 
 stop.set()
 other_stop.set()
+service_stop.set()
 worker.join()
 other.join()
+service.join()
 print(total)
 
 if TYPE_CHECKING:
@@ -67,4 +76,6 @@ if TYPE_CHECKING:
     BackgroundThread(terminate=stop.set)  # type: ignore[call-arg]
     BackgroundThread(main, "name")  # type: ignore[call-arg]
     register(other, 42)  # type: ignore[arg-type]
+    register(other, None, True)  # type: ignore[call-arg]
+    Thread(service=None)  # type: ignore[arg-type]
     wrong: str = portal.run_coroutine_threadsafe(add(1, 2)).result()  # type: ignore[assignment]

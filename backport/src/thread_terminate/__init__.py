@@ -6,8 +6,10 @@ thread when the interpreter exits, before non-daemon threads are joined; and
 asyncio.threading.BackgroundThread, an event loop in a thread that such a
 request cancels gracefully.
 
-    Thread            threading.Thread with terminate= and __terminate__()
-    register()        give an existing thread a terminate callback
+    Thread            threading.Thread with terminate=, service= and
+                      __terminate__()
+    register()        give an existing thread a terminate callback, or make
+                      it a service
     BackgroundThread  asyncio.threading.BackgroundThread
     NATIVE            True if this interpreter has the change itself
 
@@ -39,26 +41,31 @@ else:
     from ._backport import Thread
 
 
-def register(thread, terminate):
-    """Give *thread* the terminate callback that Thread(terminate=...) gives.
+def register(thread, terminate, *, service=False):
+    """Give *thread* what Thread(terminate=terminate, service=service) gives.
 
     For a thread created by code you do not control: at interpreter exit,
     its default __terminate__() calls *terminate* without arguments (a
-    class that overrides __terminate__() decides for itself).  None removes
-    the callback.  The thread may be running, or not started yet.
+    class that overrides __terminate__() decides for itself; None removes
+    the callback), and if *service* is true, it is asked only once the
+    threads that may use it are done.  The thread may be running, or not
+    started yet.
     """
     if not isinstance(thread, _threading.Thread):
         raise TypeError(f"thread must be a threading.Thread, "
                         f"not {type(thread).__name__}")
     if terminate is not None and not callable(terminate):
         raise TypeError("terminate must be callable or None")
-    # Where Thread.__init__ keeps the terminate parameter (name-mangled
-    # self.__terminate_callback), upstream and in the backport.
-    if NATIVE and not hasattr(thread, '_Thread__terminate_callback'):
+    # Where Thread.__init__ keeps the terminate and service parameters
+    # (name-mangled self.__terminate_callback and self.__service), upstream
+    # and in the backport.
+    if NATIVE and not (hasattr(thread, '_Thread__terminate_callback')
+                       and hasattr(thread, '_Thread__service')):
         raise RuntimeError("this interpreter's threading.Thread keeps its "
-                           "terminate callback elsewhere: register() needs "
-                           "an update")
+                           "terminate and service parameters elsewhere: "
+                           "register() needs an update")
     thread._Thread__terminate_callback = terminate
+    thread._Thread__service = bool(service)
 
 
 def __getattr__(name):

@@ -1,58 +1,45 @@
 """Thread termination at exit, on interpreters without the upstream change.
 
 Upstream, threading._shutdown() asks the other threads to terminate before
-anything else.  Here the request step is a threading._register_atexit()
-callback: threading._shutdown() calls those before it joins the non-daemon
-threads, in reverse order of registration.  concurrent.futures.thread
-registers one that shuts down the executors; it is imported first, so that
-the step runs before it: a terminated thread's cleanup can still use
-executors (and asyncio.to_thread()), and an executor worker blocked on a
-terminated thread is released before the executors are joined.
-
-The order rule is the upstream one.  Threads are asked one at a time, most
-recently started first.  After asking a non-daemon thread that accepts
-termination (it has a terminate callback, or its class overrides
-__terminate__), the step waits up to _GRACE seconds for it to end before
-asking the next.  Once every thread was asked, it waits for the asked
-threads that accept termination to end.  A thread started during the exit
-by a non-daemon thread belongs to it and is asked once it has ended; one
-started by the thread running the step, by a daemon thread, or by a
-__terminate__() method that the step or a thread asking itself calls, asks
-itself when it starts; threads started by atexit functions are never asked.
-
-Threads do not tell when they start or end.  While the interpreter exits,
-threading.Thread.start is wrapped to see threads start, and the ends of
-threads are polled: by the step for the threads it waits for, and by a
-thread of its own, the monitor, for the threads that own others.
+it joins the non-daemon threads.  Here _exit_step() does that: it is a
+threading._register_atexit() callback, registered on import after the one
+of concurrent.futures.thread (which shuts down the executors), and
+threading._shutdown() calls those before the join, last registered first.
+The step is upstream's _shutdown() up to the join, with the same functions
+(Lib/threading.py, search "_exit_"); it calls the callbacks registered before
+it itself, at upstream's place.  Threads do not tell when they start:
+threading._limbo is replaced with a dict whose __setitem__, which
+Thread.start() calls under threading's lock, does what upstream's start()
+does there.
 """
 
 import atexit
 import os
 import sys
 import threading
-import time
+from time import monotonic as _time
 
-# The attribute that keeps the terminate callback: the name that
-# Thread.__init__ gives it upstream (self.__terminate_callback, name-mangled).
+# Where upstream's Thread.__init__ keeps its parameters (name-mangled
+# self.__terminate_callback and self.__service).
 _CALLBACK = '_Thread__terminate_callback'
-
-# How long the step waits for a thread it asked before it asks the next.
-_GRACE = 1.0
-# How often the step looks at threads it waits for (thread ends are polled).
-_POLL = 0.05
+_SERVICE = '_Thread__service'
 
 
 class Thread(threading.Thread):
     """A threading.Thread that can be asked to terminate.
 
-    The same as threading.Thread, plus the keyword-only *terminate*
-    parameter: a callable, called without arguments by the default
+    The same as threading.Thread, plus the keyword-only parameters
+    *terminate*, a callable called without arguments by the default
     __terminate__() method to ask the thread to stop, notably at interpreter
-    exit.  On Python versions that have these, this is threading.Thread.
+    exit, and *service*: if true, the thread serves other threads (an event
+    loop, a logging thread), and interpreter exit asks it only once the
+    other threads are done.  On Python versions that have these, this is
+    threading.Thread.
     """
 
     def __init__(self, group=None, target=None, name=None,
-                 args=(), kwargs=None, *, daemon=None, terminate=None):
+                 args=(), kwargs=None, *, daemon=None, terminate=None,
+                 service=False):
         if terminate is not None and not callable(terminate):
             raise TypeError("terminate must be callable or None")
         super().__init__(group=group, target=target, name=name,
@@ -60,6 +47,7 @@ class Thread(threading.Thread):
         # Name-mangled, as upstream: subclasses commonly have a "terminate"
         # method or a "_terminate" attribute of their own.
         self.__terminate_callback = terminate
+        self.__service = bool(service)
 
     def __terminate__(self):
         """Ask the thread to stop.
@@ -86,48 +74,25 @@ class Thread(threading.Thread):
             pass
 
 
-def _accepts(thread):
-    # True if a request can be expected to stop the thread, so that the step
-    # waits for it (upstream: Thread._accepts_termination()).
-    if thread.__dict__.get(_CALLBACK) is not None:
-        return True
-    method = getattr(type(thread), '__terminate__', None)
-    return method is not None and method is not Thread.__terminate__
-
-
-def _waitable(thread):
-    try:
-        return not thread.daemon and _accepts(thread)
-    except Exception:
-        return False
+def _service(thread):
+    return getattr(thread, _SERVICE, False)
 
 
 def _done(thread):
+    # Upstream: thread._handle.is_done().
     return thread._started.is_set() and not thread.is_alive()
 
 
-def _call_terminate(thread):
-    if getattr(type(thread), '__terminate__', None) is not None:
-        thread.__terminate__()
+def _terminate(thread):
+    # Upstream: thread.__terminate__().  A threading.Thread has none here,
+    # but register() may have given it a callback.
+    method = getattr(thread, '__terminate__', None)
+    if method is not None:
+        method()
     else:
-        # A thread of a class without __terminate__, given a callback by
-        # register().
-        callback = thread.__dict__.get(_CALLBACK)
+        callback = getattr(thread, _CALLBACK, None)
         if callback is not None:
             callback()
-
-
-def _keyboard_interrupt(exc):
-    """Return the KeyboardInterrupt that *exc* is, or was raised while
-    handling, or None: Ctrl-C may surface as another exception, for instance
-    when it broke the "with lock:" block of a __terminate__() method."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__context__
-    return None
 
 
 # --- reporting through sys.unraisablehook ------------------------------
@@ -177,9 +142,9 @@ def _unraisable_args(exc_value, err_msg, obj):
                                   exc_value.__traceback__, err_msg, obj))
 
 
-def _report(exc, thread):
-    """Report an exception raised by a termination request."""
-    # The message of upstream's PyErr_FormatUnraisable() call.
+def _report_terminate_error(exc, thread):
+    """Report an exception raised by a termination request, as upstream's
+    _thread._report_terminate_error() does."""
     try:
         args = _unraisable_args(
             exc, f"Exception ignored while asking {thread!r} to terminate",
@@ -194,379 +159,273 @@ def _report(exc, thread):
         sys.__unraisablehook__(args)
 
 
-# --- the exit step -----------------------------------------------------
+# --- the exit step: upstream's _exit_* code and _shutdown() ---------------
+#
+# Differences from upstream are marked "Backport:".
 
-class _Exit:
-    """The state of this process's exit."""
-
-    def __init__(self):
-        self.pid = os.getpid()
-        self.ident = threading.get_ident()  # the thread running the step
-        self.running = True       # the step has not returned
-        self.done = False         # threading._shutdown() is over: atexit
-        self.waiting = True       # the step may still wait (no Ctrl-C yet)
-        self.interrupt = None     # the first KeyboardInterrupt
-        self.asked = set()        # threads asked, each at most once
-        self.completed = set()    # asked, and Ctrl-C did not interrupt it
-        self.retried = set()      # asked again after Ctrl-C interrupted it
-        self.order = []           # the asked threads, in order
-        self.owned = {}           # owner -> threads it started during exit
-        self.owned_all = set()
-        self.self_asking = set()  # started during exit: ask themselves
-        self.requesters = set()   # threads running a __terminate__() call
-        self.never = set()        # started by atexit functions
-        self.internal = set()     # the monitor: never asked
-        self.monitoring = False   # the monitor runs
-        self.queue = []           # threads the step asks next
-        self.scans = 0            # snapshots of the threads taken
-
-
-# Guards the _Exit state.  Reentrant, so that a signal handler that starts
-# a thread while the same thread holds it does not deadlock; it is never
-# held while user code runs.
-_lock = threading.RLock()
-_exit = None
-# The threading._register_atexit() callbacks registered before the step:
-# its index in threading._threading_atexits.
+# Interpreter exit (see _exit_step()) waits at most this many seconds for the
+# threads that may use services before it asks the services (upstream's).
+_EXIT_TIMEOUT = 5.0
+# While threading._shutdown() runs, when that wait ends (time.monotonic()),
+# else None.  Backport: reset by _shutdown_over(), the first atexit function.
+_exit_deadline = None
+_exit_thread = None  # the thread running the step
+_exit_asked: dict = {}  # the threads whose request returned, asked once
+_exit_rest_asked = False
+# Held to ask the rest, which the thread of _exit_timer() may also do.
+_exit_rest_lock = threading.RLock()
+# Backport: True once the step has returned (upstream: once _shutdown() has,
+# which resets _exit_deadline): the threads that _exit_thread starts from
+# then on are not asked.
+_exit_over = False
+# Backport: the thread of _exit_timer(), a threading.Thread here, which is
+# neither asked nor waited for.
+_exit_timer_thread = None
+# Backport: the index of the step in threading._threading_atexits.
 _index = None
-_start = threading.Thread.start
 
 
-def _current_exit():
-    state = _exit
-    if state is not None and state.pid == os.getpid():
-        return state
-    return None
+class _Limbo(dict):
+    """Backport: threading._limbo, to which Thread.start() adds the thread
+    under threading._active_limbo_lock, where upstream's Thread.start()
+    decides whether the thread asks itself."""
 
-
-def _start_during_exit(self):
-    """threading.Thread.start while the interpreter exits."""
-    state = _current_exit()
-    if state is None:
-        return _start(self)
-    starter = threading.current_thread()
-    monitor = False
-    with _lock:
-        if (state.done or starter in state.never
-                or (starter.ident == state.ident and not state.running)):
-            # Started by an atexit function (or by a thread it started), or
-            # after an explicit threading._shutdown() call: it belongs to
-            # its starter, which may join it.
-            mode = state.never
-        elif (starter.ident == state.ident or starter.daemon
-              or starter in state.internal or starter in state.requesters):
-            # Nothing waits for the starter, or it is asking a thread to
-            # terminate (and may join what it starts): the thread asks
-            # itself as soon as it runs, so that it cannot hang exit.
-            mode = state.self_asking
-        else:
-            # Started by a thread that exit waits for, maybe its cleanup (a
-            # client created lazily): the thread serves it, and is asked
-            # once it has ended.
-            mode = state.owned_all
-            state.owned.setdefault(starter, []).append(self)
-            monitor = not state.monitoring
-            state.monitoring = True
-        mode.add(self)
-    if monitor and not _start_monitor(state):
-        # No thread to ask it later: it asks itself.
-        with _lock:
-            state.monitoring = False
-            state.owned[starter].remove(self)
-            if not state.owned[starter]:
-                del state.owned[starter]
-            state.owned_all.discard(self)
-            mode = state.self_asking
-            mode.add(self)
-    if mode is state.self_asking:
-        self.run = _asking_run(self)
-    elif mode is state.owned_all:
-        self.run = _owned_run(self, starter)
-    try:
-        return _start(self)
-    except BaseException:
-        with _lock:
-            mode.discard(self)
-            if self in state.owned.get(starter, ()):
-                state.owned[starter].remove(self)
-        if mode is not state.never:
-            del self.run
-        raise
-
-
-def _owned_run(thread, owner):
-    # The run() of a thread owned by *owner*: once it has ended, it is not
-    # kept (a program whose work runs in a thread during exit may start and
-    # join any number of threads).
-    run = thread.run
-
-    def owned_run():
-        del thread.run
-        try:
-            run()
-        finally:
-            state = _current_exit()
-            if state is not None:
-                with _lock:
-                    threads = state.owned.get(owner)
-                    if threads is not None and thread in threads:
-                        threads.remove(thread)
-                    state.owned_all.discard(thread)
-
-    return owned_run
+    def __setitem__(self, thread, value):
+        # Started during exit, after the threads were asked: the thread
+        # asks itself when it runs, a service once services were asked.
+        if (_exit_deadline is not None
+                and (not _service(thread) or _exit_rest_asked)
+                and not (_exit_over
+                         and threading.current_thread() is _exit_thread)
+                and thread is not _exit_timer_thread
+                and not getattr(thread.__dict__.get('run'), '_exit_ask',
+                                False)):
+            # Recorded at once (upstream: when it asks), so that the rest,
+            # asked before it runs, does not ask it too.
+            _exit_asked[thread] = None
+            thread.run = _asking_run(thread)
+        super().__setitem__(thread, value)
 
 
 def _asking_run(thread):
-    # The run() of a thread that asks itself: the request comes from its own
-    # thread (its starter may hold a lock that __terminate__() needs), once
-    # it is registered as running, before it runs.
+    # Backport: the run() of a thread that asks itself, which upstream's
+    # _bootstrap_inner() does once the thread is registered as running.
+    own = thread.__dict__.get('run')
     run = thread.run
 
     def asking_run():
-        del thread.run
-        _ask_self(thread)
+        if own is None:
+            del thread.run
+        else:
+            thread.run = own
+        _exit_ask(thread, record_first=True)
         run()
 
+    asking_run._exit_ask = True
     return asking_run
 
 
-def _ask_self(thread):
-    state = _current_exit()
-    if state is None:
-        return
-    with _lock:
-        state.self_asking.discard(thread)
-    _ask(state, thread)
-
-
-def _start_monitor(state):
-    # Not a daemon thread: subinterpreters may refuse those, or abort when
-    # one is left.  It ends once the owners, non-daemon threads that exit
-    # joins anyway, have ended.
+def _exit_ask(thread, record_first=False):
+    """Call thread.__terminate__(); report exceptions, but return Ctrl-C
+    (a KeyboardInterrupt in _exit_thread).  A thread asking itself cannot
+    get Ctrl-C: it is recorded first."""
+    if record_first:
+        _exit_asked[thread] = None
     try:
-        monitor = threading.Thread(target=_monitor, args=(state,),
-                                   name="thread_terminate exit monitor")
-        with _lock:
-            state.internal.add(monitor)
-        _start(monitor)
-    except RuntimeError:
-        return False  # no more threads (the interpreter is finalizing)
-    return True
-
-
-def _monitor(state):
-    """Ask the threads started during exit once their owner has ended."""
-    while state.pid == os.getpid():
-        for thread in _owned_ready(state):
-            if not _done(thread):
-                _ask(state, thread)
-        with _lock:
-            if not state.owned:
-                state.monitoring = False
-                return
-        time.sleep(_POLL)
-
-
-def _owned_ready(state):
-    """Take the threads whose owner ended, most recently started first."""
-    with _lock:
-        owners = list(state.owned)
-    ended = [owner for owner in owners if _done(owner)]
-    ready = []
-    with _lock:
-        for owner in ended:
-            threads = state.owned.pop(owner, ())
-            state.owned_all.difference_update(threads)
-            ready.extend(threads)
-    return ready[::-1]
-
-
-def _ask(state, thread, again=False):
-    """Ask *thread* to terminate, unless it was asked before (or *again*)."""
-    with _lock:
-        if thread in state.asked and not again:
-            return
-        if thread not in state.asked:
-            state.asked.add(thread)
-            state.order.append(thread)
-    interrupted = False
-    requester = threading.current_thread()
-    with _lock:
-        state.requesters.add(requester)
-    try:
-        _call_terminate(thread)
+        _terminate(thread)
     except BaseException as exc:
-        # Ctrl-C only reaches the main thread, which runs the step:
-        # elsewhere a KeyboardInterrupt is an error like another.
-        interrupt = (_keyboard_interrupt(exc)
-                     if requester.ident == state.ident else None)
-        if interrupt is not exc:
-            _report(exc, thread)
-        if interrupt is not None:
-            # The request may be incomplete: the step makes it again, once,
-            # or an executor worker blocked on the thread would keep the
-            # executors' shutdown waiting.
-            interrupted = True
-            state.waiting = False
-            if state.interrupt is None:
-                state.interrupt = interrupt
-    finally:
-        # With no call in between where Ctrl-C could land.
-        if not interrupted:
-            state.completed.add(thread)
-        with _lock:
-            state.requesters.discard(requester)
+        _exit_asked.pop(thread, None)
+        if (isinstance(exc, KeyboardInterrupt)
+                and _exit_thread.ident == threading.get_ident()):
+            return exc
+        _report_terminate_error(exc, thread)
+    else:
+        # No call in between where Ctrl-C could land (a signal is handled
+        # after a call; Backport: on 3.9, before any bytecode, when the
+        # request is made again with the rest).
+        _exit_asked[thread] = None
+    return None
 
 
-def _to_ask(state, thread):
-    return (thread.ident != state.ident
-            and thread not in state.asked
-            and thread not in state.never
-            and thread not in state.internal
-            and thread not in state.self_asking
-            and thread not in state.owned_all
-            and not _done(thread))
+def _exit_ask_all(threads):
+    # Ask those of *threads* not asked yet; return the first Ctrl-C.
+    interrupt = None
+    for thread in threads:
+        if thread not in _exit_asked and not _done(thread):
+            exc = _exit_ask(thread)
+            interrupt = interrupt or exc
+    return interrupt
 
 
-def _snapshot(state):
-    """The threads to ask, most recently started first."""
+def _exit_ask_rest():
+    # Ask the threads not asked yet: services, failed requests.
+    global _exit_rest_asked
+    with _exit_rest_lock:
+        with threading._active_limbo_lock:
+            _exit_rest_asked = True
+            threads = _exit_threads(lambda thread: True)
+        return _exit_ask_all(threads)
+
+
+def _exit_threads(select):
     with threading._active_limbo_lock:
-        threads = list(threading._active.values()) + list(threading._limbo)
-    return [thread for thread in reversed(threads) if _to_ask(state, thread)]
+        return [thread for thread in threading._enumerate()
+                if thread is not _exit_thread
+                and thread is not _exit_timer_thread and select(thread)]
 
 
-def _wait(thread, timeout):
-    """Wait up to *timeout* seconds for *thread* to end; False if it will
-    not be waited for."""
-    if not thread._started.is_set():
-        # Still starting: in threading._limbo until it runs.
-        if thread not in threading._limbo:
-            return False
-        thread._started.wait(timeout)
+def _exit_wait(select):
+    # Wait until the non-daemon threads that select() chooses have ended,
+    # or until the deadline.
+    while threads := _exit_threads(
+            lambda thread: not thread._daemonic and select(thread)):
+        for thread in threads:
+            timeout = _exit_deadline - _time()
+            if timeout <= 0:
+                return
+            if thread._started.is_set():
+                thread.join(timeout)
+            else:  # still starting, or its start() failed
+                thread._started.wait(min(timeout, 0.01))
+
+
+def _exit_accepts(thread):
+    # Not a service, and a request may stop it: a terminate callable, or a
+    # __terminate__() of its own.
+    if _service(thread):
+        return False
+    if getattr(thread, _CALLBACK, None) is not None:
         return True
-    thread.join(timeout)
-    return True
+    method = getattr(thread, '__terminate__', None)
+    return (method is not None
+            and getattr(method, '__func__', None) is not Thread.__terminate__)
 
 
-def _pending(state):
-    """Whether threads not asked yet will soon be asked and waited for."""
-    with _lock:
-        owners = list(state.owned)
-        starting = list(state.self_asking)
-    return (any(_done(owner) for owner in owners)
-            or any(_waitable(thread) and not _done(thread)
-                   for thread in starting))
+def _exit_timer():
+    # Start a thread that asks the rest at the deadline, while executors
+    # shut down; return the lock that stops it, or None.
+    global _exit_timer_thread
+    stop = threading.Lock()
+    stop.acquire()
+    timeout = max(_exit_deadline - _time(), 0)
 
+    def wait():
+        if not stop.acquire(timeout=timeout):
+            _exit_ask_rest()
 
-def _run_step(state):
-    queue = state.queue
-    cursor = 0
-    while state.pid == os.getpid():  # else forked by a __terminate__()
-        if not queue and state.scans < 2:
-            # The threads at the start of the step, then those that started
-            # while it began, before it could see them start.
-            state.scans += 1
-            queue.extend(_snapshot(state))
-        if queue:
-            thread = queue[0]
-            # A request that Ctrl-C interrupted (in the call, or before it
-            # began) is made again, once, as threading._shutdown() does.
-            again = (thread in state.asked
-                     and thread not in state.completed
-                     and thread not in state.retried
-                     and not _done(thread))
-            if again:
-                state.retried.add(thread)
-            if again or _to_ask(state, thread):
-                _ask(state, thread, again)
-                if thread not in state.completed and not again:
-                    continue  # interrupted: asked again
-                if state.waiting and _waitable(thread):
-                    deadline = time.monotonic() + _GRACE
-                    while not _done(thread):
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0 or not _wait(thread, remaining):
-                            break
-            # Taken off the queue only once asked: after Ctrl-C, the step
-            # goes on from here.
-            del queue[0]
-            continue
-        if not state.waiting:
-            return
-        # Every thread was asked: wait for those that accept termination,
-        # including the threads asked meanwhile by themselves or the monitor.
-        order = state.order
-        while cursor < len(order) and (not _waitable(order[cursor])
-                                       or _done(order[cursor])):
-            cursor += 1
-        if cursor < len(order):
-            if not _wait(order[cursor], _POLL):
-                cursor += 1
-        elif _pending(state):
-            time.sleep(_POLL)
-        else:
-            return
-
-
-def _shutdown_over():
-    # The first atexit function to run (registered last, by the step).
-    state = _current_exit()
-    if state is not None:
-        state.done = True
+    # Backport: a threading.Thread (joined by threading._shutdown()), since
+    # a subinterpreter must not end with a low-level thread still running.
+    _exit_timer_thread = threading.Thread(
+        target=wait, name="thread_terminate exit timer", daemon=False)
+    try:
+        _exit_timer_thread.start()
+    except RuntimeError:
+        return None
+    return stop
 
 
 def _exit_step():
-    """The threading._register_atexit() callback."""
-    global _exit
-    with _lock:
-        if _current_exit() is not None:
-            return  # at most once
-        state = _exit = _Exit()
-    threading.Thread.start = _start_during_exit
-    atexit.register(_shutdown_over)
+    """Upstream's threading._shutdown() up to the join, which threading's
+    own does after the step (threading._SHUTTING_DOWN is already set).
+
+    First ask the other threads to terminate, services once the threads
+    that may use them are done or at the deadline.
+    """
+    global _exit_deadline, _exit_thread, _exit_over
+    interrupt = stop = None
     try:
-        while True:
+        try:
+            with threading._active_limbo_lock:  # see _Limbo
+                _exit_deadline = _time() + _EXIT_TIMEOUT
+                _exit_thread = threading.current_thread()
+                _exit_over = False
+                threads = _exit_threads(lambda thread: not _service(thread))
+            atexit.register(_shutdown_over)  # Backport: the first to run
+            # All at once; then the cleanups that may use executors.
+            interrupt = _exit_ask_all(threads)
+            if interrupt is None:
+                _exit_wait(_exit_accepts)
+        except KeyboardInterrupt as exc:
+            interrupt = exc
+
+        # Call registered threading atexit functions before threads are
+        # joined (Backport: those registered before the step, see
+        # _take_atexits()).  Order is reversed, similar to atexit.  After
+        # Ctrl-C too (a second Ctrl-C interrupts them, as in earlier
+        # versions).
+        try:
+            atexits = _take_atexits()
+            if atexits and interrupt is None:
+                stop = _exit_timer()
             try:
-                _run_step(state)
-                break
+                for atexit_call in reversed(atexits):
+                    atexit_call()
+            finally:
+                _main_thread_done()
+            if interrupt is None:  # executor workers, plain threads
+                _exit_wait(lambda thread: not _service(thread))
+        except KeyboardInterrupt as exc:
+            interrupt = interrupt or exc
+        if stop is not None:
+            stop.release()
+
+        # Ctrl-C stops the waiting, but every thread is still asked; a
+        # request that a first Ctrl-C interrupts is made again, once.
+        for attempt in range(1 if interrupt else 2):
+            try:
+                rest = _exit_ask_rest()
             except KeyboardInterrupt as exc:
-                # Ctrl-C: stop waiting, but still ask every thread.
-                state.waiting = False
-                if state.interrupt is None:
-                    state.interrupt = exc
+                rest = exc
+            interrupt = interrupt or rest
+            if rest is None:
+                break
+        if interrupt is not None:
+            # threading._shutdown() skips the join, and, before 3.13, what
+            # _main_thread_done() could not do.
+            _main_thread_done(raising=True)
+            raise interrupt
     finally:
-        state.running = False
-    if state.interrupt is not None and state.pid == os.getpid():
-        _interrupted(state.interrupt)
+        _exit_over = True
 
 
-def _interrupted(interrupt):
-    """After Ctrl-C: shut down the executors now, then let
-    threading._shutdown() skip the join of the remaining threads, as a
-    Ctrl-C during that join does."""
-    try:
-        # The callbacks registered before the step (concurrent.futures
-        # executors), which threading._shutdown() would call next.  A second
-        # Ctrl-C interrupts their wait.
-        atexits = getattr(threading, '_threading_atexits', None)
-        if atexits is not None and _index is not None:
-            for call in reversed(atexits[:_index]):
-                call()
-    finally:
-        _main_thread_done()
-    raise interrupt
+# --- Backport: the rest ---------------------------------------------------
+
+def _take_atexits():
+    # The threading._register_atexit() callbacks registered before the step,
+    # replaced in threading's list with no-ops, which threading._shutdown()
+    # calls after the step in their stead (the list it iterates keeps its
+    # length).
+    atexits = threading._threading_atexits
+    calls = atexits[:_index]
+    atexits[:_index] = [_no_op] * len(calls)
+    return calls
 
 
-def _main_thread_done():
-    # What threading._shutdown() does between the callbacks and the join,
-    # skipped when the step raises: mark the main thread as finished.
+def _no_op():
+    pass
+
+
+def _shutdown_over():
+    # The first atexit function (registered last, by the step): threads
+    # started from now on, by atexit functions, are not asked.
+    global _exit_deadline
+    _exit_deadline = None
+
+
+def _main_thread_done(raising=False):
+    # Mark the main thread as ended, as upstream's _shutdown() does after
+    # the callbacks, in the main interpreter (where 3.12+ can tell).  Before
+    # 3.13, threading._shutdown() does it after the step, and fails if it
+    # was done: only when the step raises, which skips it.
+    is_main_interpreter = getattr(threading, '_is_main_interpreter', None)
+    if is_main_interpreter is not None and not is_main_interpreter():
+        return
     main = threading._main_thread
     try:
         handle = getattr(main, '_handle', None)
-        if handle is not None and hasattr(handle, '_set_done'):  # 3.13+
-            if threading._is_main_interpreter():
-                handle._set_done()
-        elif main.ident == threading.get_ident():  # 3.9 to 3.12
+        if hasattr(handle, '_set_done'):  # 3.13+: once only
+            handle._set_done()
+        elif raising and main.ident == threading.get_ident():
             lock = main._tstate_lock
             if lock is not None and lock.locked():
                 lock.release()
@@ -576,10 +435,13 @@ def _main_thread_done():
 
 
 def _after_fork():
-    # A forked child is not exiting, even when its parent was.
-    global _exit, _lock
-    _lock = threading.RLock()
-    _exit = None
+    # Upstream's lines of threading._after_fork(), after which this runs.
+    global _exit_deadline, _exit_asked, _exit_rest_asked, _exit_rest_lock
+    if threading.current_thread() is not _exit_thread:
+        # Not exiting: only a child forked by the exiting thread goes on.
+        _exit_deadline, _exit_asked, _exit_rest_asked = None, {}, False
+    if not _exit_rest_lock._is_owned():  # by a thread not in the child
+        _exit_rest_lock = threading.RLock()
 
 
 def _register():
@@ -593,10 +455,10 @@ def _register():
         # shutdown"): too late to take part; the Thread class still works.
         return
     _index = len(threading._threading_atexits) - 1
-    try:
+    with threading._active_limbo_lock:
+        threading._limbo = _Limbo(threading._limbo)
+    if hasattr(os, 'register_at_fork'):
         os.register_at_fork(after_in_child=_after_fork)
-    except (AttributeError, RuntimeError):
-        pass  # no fork here
 
 
 _register()
