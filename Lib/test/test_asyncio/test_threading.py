@@ -1131,10 +1131,17 @@ class BackgroundThreadExitTests(unittest.TestCase):
     PORTAL = """
         import asyncio
         import asyncio.threading
+        import builtins
         import threading
 
         portal = asyncio.threading.BackgroundThread(name="portal")
         portal.start()
+        print_lock = threading.Lock()
+
+        def print(*args, **kwargs):
+            # Whole lines, also without the GIL.
+            with print_lock:
+                builtins.print(*args, **kwargs)
 
         async def call(number):
             await asyncio.sleep(0.001)
@@ -1217,7 +1224,8 @@ class BackgroundThreadExitTests(unittest.TestCase):
                         future = get_portal().run_coroutine_threadsafe(
                             call(job))
                         served += future.result(TIMEOUT) == job
-                    print(name, served, flush=True)
+                    with lock:  # whole lines, also without the GIL
+                        print(name, served, flush=True)
 
                 threading.Thread(target=work,
                                  terminate=lambda: queue_.put(None)).start()
