@@ -52,6 +52,14 @@ def benchmarks():
          ("baseline", ["-c", "pass"]),
          ("patched", ["-c", "pass"])),
         *exit_loops,
+        # Exit with threads that each need 0.2 s to stop: asked all at
+        # once, it takes about one of them (issue 22, R2).
+        ("exit-workers", "workaround", "ms", "wall", 40,
+         ("patched", [case("exit_workers.py"), "workaround"]),
+         ("patched", [case("exit_workers.py"), "terminate"])),
+        ("exit-loops-close", "workaround", "ms", "wall", 40,
+         ("patched", [case("exit_loops_close.py"), "workaround"]),
+         ("patched", [case("exit_loops_close.py"), "background"])),
         # The report of the threads exit waits for, in development mode,
         # when there is nothing to report.
         ("exit-report-dev", "no-report", "ms", "wall", 100,
