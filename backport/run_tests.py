@@ -12,6 +12,7 @@ failed.
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import unittest
 
@@ -33,6 +34,9 @@ def main():
     parser.add_argument('--log')
     parser.add_argument('tests', nargs='*')
     options = parser.parse_args()
+    # The Ctrl-C tests need SIGINT, which a shell ignores for the commands
+    # that it starts in the background: their interpreters inherit that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     sys.path.insert(0, TESTS)
     import thread_terminate

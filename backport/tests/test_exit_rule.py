@@ -9,8 +9,9 @@ and the threads whose request raised or was interrupted, once more.
 Threads started during exit ask themselves, except a service started before
 the rest was asked; threads started by atexit functions are not asked; a
 fork child is not exiting, unless forked by the thread running the exit.
-Ctrl-C stops the waiting: every thread is still asked, the executors still
-shut down, and the first KeyboardInterrupt is reported.
+Ctrl-C stops the waiting: every thread is still asked (the rest at once,
+while the executors still shut down), and the first KeyboardInterrupt is
+reported.
 
 Each scenario runs in a subprocess and checks its exact output.  Where a
 scenario must not depend on the deadline, it sets the deadline beyond the
@@ -337,6 +338,39 @@ class ExitRuleTests(unittest.TestCase):
         self.assertEqual(out, ["stopped: ['A', 'B', 'C']"])
         self.assertEqual(err, "")
 
+    def test_consumers_as_services(self):
+        # Consumers that serve a producer (a plain thread, released when
+        # exit begins) are asked once the producer has ended: they end the
+        # stream after its last item.  Upstream's test uses
+        # Queue.shutdown() (3.13+); here each consumer passes the end of
+        # the stream on, so that one request ends them all.
+        out, err = self.run_script("""
+            import atexit
+            import queue
+
+            items = queue.Queue()
+            consumed = []
+
+            def produce():
+                exiting.wait(TIMEOUT)
+                for item in range(50):
+                    items.put(item)
+
+            def consume():
+                while (item := items.get()) is not None:
+                    consumed.append(item)
+                items.put(None)
+
+            threading.Thread(target=produce).start()
+            for _ in range(2):
+                thread_terminate.Thread(target=consume, service=True,
+                                        terminate=lambda: items.put(None)
+                                        ).start()
+            atexit.register(lambda: print(sorted(consumed) == list(range(50))))
+        """, exiting=True, exit_timeout=NO_DEADLINE)
+        self.assertEqual(out, ["True"])
+        self.assertEqual(err, "")
+
     def test_service_asked_at_the_deadline(self):
         # A thread that waits for a service's end (a call that only the
         # service's stop ends) is released at the deadline, from which exit
@@ -518,6 +552,38 @@ class ExitRuleTests(unittest.TestCase):
         self.assertEqual(err, "")
 
     @requires_threads_at_exit
+    def test_thread_asking_itself_is_asked_once(self):
+        # A thread started during exit is recorded as asked before it asks
+        # itself, so that the rest, asked while its request still runs,
+        # does not include it.
+        out, err = self.run_script("""
+            import threading
+
+            service_asked = threading.Event()
+            thread_terminate.Thread(target=threading.Event().wait,
+                                    daemon=True, terminate=service_asked.set,
+                                    service=True).start()
+            stop = threading.Event()
+            late_stop = threading.Event()
+
+            def terminate_late():
+                print("late asked", flush=True)
+                # Until the services are asked, at the deadline.
+                service_asked.wait(TIMEOUT)
+                late_stop.set()
+
+            def cleanup():
+                stop.wait(TIMEOUT)
+                thread_terminate.Thread(target=late_stop.wait,
+                                        args=(TIMEOUT,),
+                                        terminate=terminate_late).start()
+
+            thread_terminate.Thread(target=cleanup, terminate=stop.set).start()
+        """, exit_timeout=SHORT_DEADLINE)
+        self.assertEqual(out, ["late asked"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
     def test_atexit_threads_not_asked(self):
         # Threads started by atexit functions, once threading's shutdown is
         # over, belong to the function: they are never asked to terminate.
@@ -609,14 +675,43 @@ class ExitRuleTests(unittest.TestCase):
         self.assertEqual(out, ["reported: request 1", "reported: request 2"])
         self.assertEqual(err, "")
 
+    @requires_threads_at_exit  # the thread that asks at the deadline
+    def test_failed_request_made_again_once_at_deadline(self):
+        # Also when the rest is asked at the deadline, while the executors
+        # shut down (here a job waits for a service): the thread running
+        # the exit does not ask it again.
+        out, err = self.run_script("""
+            import atexit
+            import sys
+            import threading
+            from concurrent.futures import ThreadPoolExecutor
+
+            sys.unraisablehook = lambda unraisable: None
+            calls = []
+
+            def failing():
+                calls.append(None)
+                raise ValueError
+
+            thread_terminate.Thread(target=threading.Event().wait,
+                                    daemon=True, terminate=failing).start()
+            stop = threading.Event()
+            thread_terminate.Thread(target=stop.wait, terminate=stop.set,
+                                    service=True).start()
+            ThreadPoolExecutor(1).submit(stop.wait, TIMEOUT)
+            atexit.register(lambda: print(len(calls)))
+        """, exit_timeout=SHORT_DEADLINE)
+        self.assertEqual(out, ["2"])
+        self.assertEqual(err, "")
+
     # --- Ctrl-C ---------------------------------------------------------
 
     def test_keyboard_interrupt_in_a_request(self):
         # Ctrl-C during a request: the other threads are still asked, exit
         # stops waiting (here for a thread that never ends), the executors
-        # still run their queued work, the main thread is marked as ended,
-        # then the services and the interrupted thread are asked (again),
-        # and the KeyboardInterrupt is reported.
+        # still run their queued work while the services and the
+        # interrupted thread are asked (again) at once, the main thread is
+        # marked as ended, and the KeyboardInterrupt is reported.
         out, err = self.run_script("""
             import asyncio
             import atexit
@@ -657,17 +752,46 @@ class ExitRuleTests(unittest.TestCase):
 
             def report():
                 recorder.join()
-                print(*events[:2], sep="\\n")
-                print(*sorted(events[2:]), sep="\\n")
+                print(events[0])
+                print(*sorted(events[1:]), sep="\\n")
                 print("main thread alive:",
                       threading.main_thread().is_alive())
 
             atexit.register(report)
         """, exit_timeout=NO_DEADLINE)
-        self.assertEqual(out, ["interrupting request", "queued work done",
-                               "interrupting request",
+        self.assertEqual(out, ["interrupting request",
+                               "interrupting request", "queued work done",
                                "recording service stopped",
                                "main thread alive: False"])
+        self.assertRegex(err, "^" + SHUTDOWN_REPORT)
+        self.assertRegex(err, KEYBOARD_INTERRUPT)
+
+    @requires_threads_at_exit  # the thread that asks the rest
+    def test_keyboard_interrupt_asks_services_at_once(self):
+        # After Ctrl-C, the services are asked while the executors shut
+        # down, so that an executor job blocked on one is released.
+        out, err = self.run_script("""
+            import signal
+            import threading
+            from concurrent.futures import ThreadPoolExecutor
+
+            stop = threading.Event()
+            thread_terminate.Thread(target=stop.wait, terminate=stop.set,
+                                    service=True).start()
+            ThreadPoolExecutor(1).submit(
+                lambda: print("job", "released" if stop.wait(TIMEOUT)
+                              else "timed out"))
+            interrupts = [1]
+
+            def interrupt():
+                if interrupts:  # Ctrl-C, once
+                    interrupts.pop()
+                    signal.raise_signal(signal.SIGINT)
+
+            thread_terminate.Thread(target=threading.Event().wait,
+                                    daemon=True, terminate=interrupt).start()
+        """, exit_timeout=NO_DEADLINE)
+        self.assertEqual(out, ["job released"])
         self.assertRegex(err, "^" + SHUTDOWN_REPORT)
         self.assertRegex(err, KEYBOARD_INTERRUPT)
 
@@ -699,15 +823,24 @@ class ExitRuleTests(unittest.TestCase):
 
     def test_keyboard_interrupt_first_is_reported(self):
         # Of several Ctrl-C during the requests, the first is reported.
+        # Each arrives once: not again when the interrupted request is made
+        # again (at once, by the thread that asks the rest while the
+        # executors shut down).
         out, err = self.run_script("""
             import signal
             import threading
 
+            interrupted = []
+
             def first_interrupt():
-                signal.raise_signal(signal.SIGINT)
+                if "first" not in interrupted:
+                    interrupted.append("first")
+                    signal.raise_signal(signal.SIGINT)
 
             def second_interrupt():
-                signal.raise_signal(signal.SIGINT)
+                if "second" not in interrupted:
+                    interrupted.append("second")
+                    signal.raise_signal(signal.SIGINT)
 
             for terminate in [first_interrupt, second_interrupt]:
                 thread_terminate.Thread(target=threading.Event().wait,
@@ -722,7 +855,9 @@ class ExitRuleTests(unittest.TestCase):
 
     def test_keyboard_interrupt_first_is_reported_after_executors(self):
         # Ctrl-C in a request, then a second one in the executors' shutdown:
-        # the first is reported.
+        # the first is reported.  The first arrives once: not again when
+        # the interrupted request is made again (at once, by the thread
+        # that asks the rest while the executors shut down).
         out, err = run_script("""
             import signal
             import threading
@@ -733,8 +868,12 @@ class ExitRuleTests(unittest.TestCase):
             threading._register_atexit(second_interrupt)
             import thread_terminate
 
+            interrupts = [1]
+
             def first_interrupt():
-                signal.raise_signal(signal.SIGINT)
+                if interrupts:
+                    interrupts.pop()
+                    signal.raise_signal(signal.SIGINT)
 
             thread_terminate.Thread(target=threading.Event().wait,
                                     daemon=True,

@@ -172,6 +172,7 @@ _exit_deadline = None
 _exit_thread = None  # the thread running the step
 _exit_asked: dict = {}  # the threads whose request returned, asked once
 _exit_rest_asked = False
+_exit_forked = False  # forked by the exiting thread
 # Held to ask the rest, which the thread of _exit_timer() may also do.
 _exit_rest_lock = threading.RLock()
 # Backport: True once the step has returned (upstream: once _shutdown() has,
@@ -226,9 +227,8 @@ def _asking_run(thread):
 
 
 def _exit_ask(thread, record_first=False):
-    """Call thread.__terminate__(); report exceptions, but return Ctrl-C
-    (a KeyboardInterrupt in _exit_thread).  A thread asking itself cannot
-    get Ctrl-C: it is recorded first."""
+    """Call thread.__terminate__(); report errors but return Ctrl-C (a
+    KeyboardInterrupt in _exit_thread), which record_first cannot be."""
     if record_first:
         _exit_asked[thread] = None
     try:
@@ -240,31 +240,42 @@ def _exit_ask(thread, record_first=False):
             return exc
         _report_terminate_error(exc, thread)
     else:
-        # No call in between where Ctrl-C could land (a signal is handled
-        # after a call; Backport: on 3.9, before any bytecode, when the
-        # request is made again with the rest).
+        # No call in between for Ctrl-C to land: recorded means asked
+        # (Backport: on 3.9, a signal is handled before any bytecode, and
+        # the request is then made again with the rest).
         _exit_asked[thread] = None
     return None
 
 
 def _exit_ask_all(threads):
-    # Ask those of *threads* not asked yet; return the first Ctrl-C.
-    interrupt = None
-    for thread in threads:
-        if thread not in _exit_asked and not _done(thread):
-            exc = _exit_ask(thread)
-            interrupt = interrupt or exc
-    return interrupt
+    # Also the threads that ended meanwhile: each worker gets its sentinel
+    # (Backport: except, in a child forked by the exiting thread, the
+    # threads that do not run there, which upstream's _after_fork() marks as
+    # asked).
+    interrupts = [_exit_ask(thread) for thread in threads
+                  if thread not in _exit_asked
+                  and not (_exit_forked and _done(thread))]
+    return next(filter(None, interrupts), None)
 
 
-def _exit_ask_rest():
-    # Ask the threads not asked yet: services, failed requests.
+def _exit_ask_rest(interrupt=None):
+    # Ask the rest once (a request a first Ctrl-C interrupts, again).
     global _exit_rest_asked
-    with _exit_rest_lock:
-        with threading._active_limbo_lock:
-            _exit_rest_asked = True
-            threads = _exit_threads(lambda thread: True)
-        return _exit_ask_all(threads)
+    for attempt in range(1 if interrupt else 2):
+        try:
+            with _exit_rest_lock:
+                if _exit_rest_asked and not attempt:
+                    break
+                with threading._active_limbo_lock:
+                    _exit_rest_asked = True
+                    threads = _exit_threads(lambda thread: True)
+                rest = _exit_ask_all(threads)
+        except KeyboardInterrupt as exc:
+            rest = exc
+        interrupt = interrupt or rest
+        if rest is None:
+            break
+    return interrupt
 
 
 def _exit_threads(select):
@@ -275,8 +286,7 @@ def _exit_threads(select):
 
 
 def _exit_wait(select):
-    # Wait until the non-daemon threads that select() chooses have ended,
-    # or until the deadline.
+    # Wait for the non-daemon threads select() chooses, until the deadline.
     while threads := _exit_threads(
             lambda thread: not thread._daemonic and select(thread)):
         for thread in threads:
@@ -290,8 +300,7 @@ def _exit_wait(select):
 
 
 def _exit_accepts(thread):
-    # Not a service, and a request may stop it: a terminate callable, or a
-    # __terminate__() of its own.
+    # Not a service, with a terminate callable or a __terminate__() of its own.
     if _service(thread):
         return False
     if getattr(thread, _CALLBACK, None) is not None:
@@ -302,8 +311,7 @@ def _exit_accepts(thread):
 
 
 def _exit_timer():
-    # Start a thread that asks the rest at the deadline, while executors
-    # shut down; return the lock that stops it, or None.
+    # Start a thread asking the rest at the deadline; return its stop lock.
     global _exit_timer_thread
     stop = threading.Lock()
     stop.acquire()
@@ -326,11 +334,7 @@ def _exit_timer():
 
 def _exit_step():
     """Upstream's threading._shutdown() up to the join, which threading's
-    own does after the step (threading._SHUTTING_DOWN is already set).
-
-    First ask the other threads to terminate, services once the threads
-    that may use them are done or at the deadline.
-    """
+    own does after the step (threading._SHUTTING_DOWN is already set)."""
     global _exit_deadline, _exit_thread, _exit_over
     interrupt = stop = None
     try:
@@ -339,7 +343,7 @@ def _exit_step():
                 _exit_deadline = _time() + _EXIT_TIMEOUT
                 _exit_thread = threading.current_thread()
                 _exit_over = False
-                threads = _exit_threads(lambda thread: not _service(thread))
+                threads = _exit_threads(lambda t: not _service(t))
             atexit.register(_shutdown_over)  # Backport: the first to run
             # All at once; then the cleanups that may use executors.
             interrupt = _exit_ask_all(threads)
@@ -347,38 +351,29 @@ def _exit_step():
                 _exit_wait(_exit_accepts)
         except KeyboardInterrupt as exc:
             interrupt = exc
+        if interrupt is not None:  # Ctrl-C stops the waiting
+            _exit_deadline = _time()
 
-        # Call registered threading atexit functions before threads are
-        # joined (Backport: those registered before the step, see
-        # _take_atexits()).  Order is reversed, similar to atexit.  After
-        # Ctrl-C too (a second Ctrl-C interrupts them, as in earlier
-        # versions).
+        # Call registered threading atexit functions before threads are joined
+        # (Backport: those registered before the step, see _take_atexits()),
+        # in reverse order, also after Ctrl-C (which a second one interrupts).
         try:
             atexits = _take_atexits()
-            if atexits and interrupt is None:
+            if atexits:
                 stop = _exit_timer()
             try:
                 for atexit_call in reversed(atexits):
                     atexit_call()
             finally:
                 _main_thread_done()
-            if interrupt is None:  # executor workers, plain threads
-                _exit_wait(lambda thread: not _service(thread))
+            # Executor workers, plain threads.
+            _exit_wait(lambda thread: not _service(thread))
         except KeyboardInterrupt as exc:
             interrupt = interrupt or exc
         if stop is not None:
             stop.release()
 
-        # Ctrl-C stops the waiting, but every thread is still asked; a
-        # request that a first Ctrl-C interrupts is made again, once.
-        for attempt in range(1 if interrupt else 2):
-            try:
-                rest = _exit_ask_rest()
-            except KeyboardInterrupt as exc:
-                rest = exc
-            interrupt = interrupt or rest
-            if rest is None:
-                break
+        interrupt = _exit_ask_rest(interrupt)
         if interrupt is not None:
             # threading._shutdown() skips the join, and, before 3.13, what
             # _main_thread_done() could not do.
@@ -437,9 +432,12 @@ def _main_thread_done(raising=False):
 def _after_fork():
     # Upstream's lines of threading._after_fork(), after which this runs.
     global _exit_deadline, _exit_asked, _exit_rest_asked, _exit_rest_lock
+    global _exit_forked
     if threading.current_thread() is not _exit_thread:
         # Not exiting: only a child forked by the exiting thread goes on.
         _exit_deadline, _exit_asked, _exit_rest_asked = None, {}, False
+    else:
+        _exit_forked = True  # see _exit_ask_all()
     if not _exit_rest_lock._is_owned():  # by a thread not in the child
         _exit_rest_lock = threading.RLock()
 
