@@ -281,6 +281,10 @@ class BackgroundThread(threading.Thread):
         called at interpreter exit.  It may be called from a signal handler
         or a finalizer.
         """
+        # Its users no longer count on it: at exit, the end of its task's
+        # cleanup is waited for before executors shut down, as for any thread
+        # asked to terminate.
+        self._Thread__service = False
         with self._lock:
             if self._state is _State.FINISHED:
                 return

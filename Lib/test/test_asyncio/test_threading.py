@@ -999,6 +999,32 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(out, ["hello"])
         self.assertEqual(err, "")
 
+    def test_terminated_before_exit_cleanup_uses_to_thread(self):
+        # Terminated before exit, a BackgroundThread no longer serves: exit
+        # waits for its cleanup before executors shut down.
+        out, err = self.run_script("""
+            import asyncio
+            import asyncio.threading
+            import threading
+
+            started = threading.Event()
+
+            async def main():
+                started.set()
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    await asyncio.sleep(0.1)
+                    print(await asyncio.to_thread(pow, 2, 10))
+
+            thread = asyncio.threading.BackgroundThread(task_target=main)
+            thread.start()
+            started.wait()
+            thread.terminate()
+        """)
+        self.assertEqual(out, ["1024"])
+        self.assertEqual(err, "")
+
     def test_cleanup_cannot_use_to_thread(self):
         # At exit a BackgroundThread is asked once executors have shut down
         # (their jobs may use it): its cleanup cannot submit work to them.
