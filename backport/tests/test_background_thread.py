@@ -904,6 +904,34 @@ class BackgroundThreadExitTests(unittest.TestCase):
         self.assertEqual(err, "")
 
     @requires_threads_at_exit
+    def test_terminated_before_exit_cleanup_uses_to_thread(self):
+        # Terminated before exit, a BackgroundThread no longer serves: exit
+        # waits for its cleanup before executors shut down, so the cleanup
+        # may use asyncio.to_thread().
+        out, err = self.run_script("""
+            import asyncio
+            import threading
+            from thread_terminate import BackgroundThread
+
+            started = threading.Event()
+
+            async def main():
+                started.set()
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    await asyncio.sleep(0.1)
+                    print(await asyncio.to_thread(pow, 2, 10))
+
+            thread = BackgroundThread(task_target=main)
+            thread.start()
+            started.wait()
+            thread.terminate()
+        """)
+        self.assertEqual(out, ["1024"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
     def test_cleanup_cannot_use_to_thread(self):
         # A BackgroundThread is a service: its task is cancelled after the
         # executors shut down, so its cleanup can no longer start work in

@@ -552,6 +552,34 @@ class ExitRuleTests(unittest.TestCase):
         self.assertEqual(err, "")
 
     @requires_threads_at_exit
+    def test_threads_started_during_exit_are_not_kept(self):
+        # A program whose work runs in a thread during exit may start any
+        # number of threads: once ended, they are not kept.
+        out, err = self.run_script("""
+            import gc
+            import threading
+            import weakref
+
+            stop = threading.Event()
+
+            def work():
+                stop.wait(TIMEOUT)
+                refs = []
+                for _ in range(20):
+                    thread = thread_terminate.Thread(target=int, terminate=int)
+                    thread.start()
+                    thread.join()
+                    refs.append(weakref.ref(thread))
+                del thread
+                gc.collect()
+                print("kept", sum(ref() is not None for ref in refs))
+
+            thread_terminate.Thread(target=work, terminate=stop.set).start()
+        """, exit_timeout=NO_DEADLINE)
+        self.assertEqual(out, ["kept 0"])
+        self.assertEqual(err, "")
+
+    @requires_threads_at_exit
     def test_thread_asking_itself_is_asked_once(self):
         # A thread started during exit is recorded as asked before it asks
         # itself, so that the rest, asked while its request still runs,

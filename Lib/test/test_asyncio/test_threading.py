@@ -1455,13 +1455,18 @@ class BackgroundThreadExitTests(unittest.TestCase):
             async def forever():
                 await asyncio.Event().wait()
 
+            submitted = threading.Event()
+
             def wait_for_call():
+                future = portal.run_coroutine_threadsafe(forever())
+                submitted.set()
                 try:
-                    portal.run_coroutine_threadsafe(forever()).result()
+                    future.result()
                 except concurrent.futures.CancelledError:
                     print("worker released")
 
             threading.Thread(target=wait_for_call).start()
+            submitted.wait()
             portal.run_coroutine_threadsafe(asyncio.sleep(0)).result()
             portal.get_loop().interrupt = True
         """)

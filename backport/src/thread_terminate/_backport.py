@@ -17,6 +17,7 @@ import atexit
 import os
 import sys
 import threading
+from _weakrefset import WeakSet
 from time import monotonic as _time
 
 # Where upstream's Thread.__init__ keeps its parameters (name-mangled
@@ -170,11 +171,10 @@ _EXIT_TIMEOUT = 5.0
 # else None.  Backport: reset by _shutdown_over(), the first atexit function.
 _exit_deadline = None
 _exit_thread = None  # the thread running the step
-_exit_asked: dict = {}  # the threads whose request returned, asked once
+# The threads whose request returned, asked once.
+_exit_asked: 'WeakSet[threading.Thread]' = WeakSet()
 _exit_rest_asked = False
 _exit_forked = False  # forked by the exiting thread
-# Held to ask the rest, which the thread of _exit_timer() may also do.
-_exit_rest_lock = threading.RLock()
 # Backport: True once the step has returned (upstream: once _shutdown() has,
 # which resets _exit_deadline): the threads that _exit_thread starts from
 # then on are not asked.
@@ -203,7 +203,7 @@ class _Limbo(dict):
                                 False)):
             # Recorded at once (upstream: when it asks), so that the rest,
             # asked before it runs, does not ask it too.
-            _exit_asked[thread] = None
+            _exit_asked.add(thread)
             thread.run = _asking_run(thread)
         super().__setitem__(thread, value)
 
@@ -230,20 +230,18 @@ def _exit_ask(thread, record_first=False):
     """Call thread.__terminate__(); report errors but return Ctrl-C (a
     KeyboardInterrupt in _exit_thread), which record_first cannot be."""
     if record_first:
-        _exit_asked[thread] = None
+        _exit_asked.add(thread)
     try:
         _terminate(thread)
     except BaseException as exc:
-        _exit_asked.pop(thread, None)
+        _exit_asked.discard(thread)
         if (isinstance(exc, KeyboardInterrupt)
                 and _exit_thread.ident == threading.get_ident()):
             return exc
         _report_terminate_error(exc, thread)
     else:
-        # No call in between for Ctrl-C to land: recorded means asked
-        # (Backport: on 3.9, a signal is handled before any bytecode, and
-        # the request is then made again with the rest).
-        _exit_asked[thread] = None
+        # Recorded only once asked (a Ctrl-C before: asked again); weakly.
+        _exit_asked.add(thread)
     return None
 
 
@@ -259,17 +257,17 @@ def _exit_ask_all(threads):
 
 
 def _exit_ask_rest(interrupt=None):
-    # Ask the rest once (a request a first Ctrl-C interrupts, again).
+    # Ask the rest once, by the thread of _exit_timer() or the exit thread
+    # (a request that a first Ctrl-C interrupts, again).
     global _exit_rest_asked
     for attempt in range(1 if interrupt else 2):
         try:
-            with _exit_rest_lock:
-                if _exit_rest_asked and not attempt:
-                    break
-                with threading._active_limbo_lock:
-                    _exit_rest_asked = True
-                    threads = _exit_threads(lambda thread: True)
-                rest = _exit_ask_all(threads)
+            with threading._active_limbo_lock:
+                first, _exit_rest_asked = not _exit_rest_asked, True
+                threads = _exit_threads(lambda thread: True)
+            if not (first or attempt):
+                break
+            rest = _exit_ask_all(threads)
         except KeyboardInterrupt as exc:
             rest = exc
         interrupt = interrupt or rest
@@ -289,14 +287,14 @@ def _exit_wait(select):
     # Wait for the non-daemon threads select() chooses, until the deadline.
     while threads := _exit_threads(
             lambda thread: not thread._daemonic and select(thread)):
-        for thread in threads:
-            timeout = _exit_deadline - _time()
-            if timeout <= 0:
-                return
-            if thread._started.is_set():
-                thread.join(timeout)
-            else:  # still starting, or its start() failed
-                thread._started.wait(min(timeout, 0.01))
+        thread, threads = threads[0], None  # the others are not kept
+        timeout = _exit_deadline - _time()
+        if timeout <= 0:
+            return
+        if thread._started.is_set():
+            thread.join(timeout)  # Backport: upstream joins its _handle
+        else:  # still starting, or its start() failed
+            thread._started.wait(min(timeout, 0.01))
 
 
 def _exit_accepts(thread):
@@ -311,7 +309,7 @@ def _exit_accepts(thread):
 
 
 def _exit_timer():
-    # Start a thread asking the rest at the deadline; return its stop lock.
+    # Start a thread asking the rest at the deadline; return what stops it.
     global _exit_timer_thread
     stop = threading.Lock()
     stop.acquire()
@@ -321,15 +319,15 @@ def _exit_timer():
         if not stop.acquire(timeout=timeout):
             _exit_ask_rest()
 
-    # Backport: a threading.Thread (joined by threading._shutdown()), since
-    # a subinterpreter must not end with a low-level thread still running.
-    _exit_timer_thread = threading.Thread(
+    # Backport: a threading.Thread, since a subinterpreter must not end with
+    # a low-level thread still running.
+    _exit_timer_thread = thread = threading.Thread(
         target=wait, name="thread_terminate exit timer", daemon=False)
     try:
-        _exit_timer_thread.start()
+        thread.start()
     except RuntimeError:
         return None
-    return stop
+    return lambda: (stop.release(), thread.join())
 
 
 def _exit_step():
@@ -370,8 +368,13 @@ def _exit_step():
             _exit_wait(lambda thread: not _service(thread))
         except KeyboardInterrupt as exc:
             interrupt = interrupt or exc
-        if stop is not None:
-            stop.release()
+        try:
+            if stop is not None:
+                # Before finalization, also after Ctrl-C; and the rest,
+                # which the timer may be asking, is asked when it returns.
+                stop()
+        except KeyboardInterrupt as exc:
+            interrupt = interrupt or exc
 
         interrupt = _exit_ask_rest(interrupt)
         if interrupt is not None:
@@ -431,15 +434,15 @@ def _main_thread_done(raising=False):
 
 def _after_fork():
     # Upstream's lines of threading._after_fork(), after which this runs.
-    global _exit_deadline, _exit_asked, _exit_rest_asked, _exit_rest_lock
-    global _exit_forked
+    global _exit_deadline, _exit_asked, _exit_rest_asked, _exit_forked
     if threading.current_thread() is not _exit_thread:
         # Not exiting: only a child forked by the exiting thread goes on.
-        _exit_deadline, _exit_asked, _exit_rest_asked = None, {}, False
+        _exit_deadline, _exit_asked, _exit_rest_asked = None, WeakSet(), False
     else:
-        _exit_forked = True  # see _exit_ask_all()
-    if not _exit_rest_lock._is_owned():  # by a thread not in the child
-        _exit_rest_lock = threading.RLock()
+        # Backport: threading._after_fork(), which ran before, left only
+        # this thread in threading._enumerate(), whose others upstream adds
+        # to _exit_asked here: see _exit_ask_all().
+        _exit_forked = True
 
 
 def _register():
