@@ -1455,7 +1455,9 @@ class BackgroundThreadExitTests(unittest.TestCase):
             async def forever():
                 await asyncio.Event().wait()
 
+            import atexit
             submitted = threading.Event()
+            released = threading.Event()
 
             def wait_for_call():
                 future = portal.run_coroutine_threadsafe(forever())
@@ -1463,7 +1465,11 @@ class BackgroundThreadExitTests(unittest.TestCase):
                 try:
                     future.result()
                 except concurrent.futures.CancelledError:
-                    print("worker released")
+                    released.set()
+
+            # After Ctrl-C, exit does not wait for the threads: atexit does.
+            atexit.register(lambda: released.wait(TIMEOUT)
+                            and print("worker released"))
 
             threading.Thread(target=wait_for_call).start()
             submitted.wait()
